@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    // The Temporal native bridge misbehaves under worker threads: keep forked processes.
+    pool: 'forks',
+    globalSetup: ['test/support/globalSetup.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+    include: ['test/**/*.test.ts'],
+  },
+});
