@@ -1,0 +1,49 @@
+// Nova's microversion negotiation (nova/api/openstack/wsgi.py, api_version_request.py,
+// microversion_parse). Only major version 2 exists, so a version is its minor number.
+
+export const minMinor = 1;
+export const maxMinor = 93;
+
+type Negotiated = { ok: true; minor: number } | { ok: false; status: 400 | 406; message: string };
+
+function requested(headers: Readonly<Record<string, string>>): string | undefined {
+  const standard = headers['openstack-api-version'];
+  if (standard !== undefined) {
+    for (const part of standard.split(',')) {
+      const [service, version] = part.trim().split(/\s+/, 2);
+      if (service?.toLowerCase() === 'compute' && version !== undefined) return version;
+    }
+  }
+  return headers['x-openstack-nova-api-version']?.trim();
+}
+
+export function negotiate(headers: Readonly<Record<string, string>>): Negotiated {
+  const version = requested(headers);
+  if (version === undefined) return { ok: true, minor: minMinor };
+  if (version === 'latest') return { ok: true, minor: maxMinor };
+  const m = /^([1-9]\d*)\.([1-9]\d*|0)$/.exec(version);
+  if (!m) {
+    return {
+      ok: false,
+      status: 400,
+      message: `API Version String ${version} is of invalid format. Must be of format MajorNum.MinorNum.`,
+    };
+  }
+  const minor = Number(m[2]);
+  if (m[1] !== '2' || minor < minMinor || minor > maxMinor) {
+    return {
+      ok: false,
+      status: 406,
+      message: `Version ${version} is not supported by the API. Minimum is 2.${minMinor} and maximum is 2.${maxMinor}.`,
+    };
+  }
+  return { ok: true, minor };
+}
+
+export function versionHeaders(minor: number): Record<string, string> {
+  return {
+    'openstack-api-version': `compute 2.${minor}`,
+    'x-openstack-nova-api-version': `2.${minor}`,
+    vary: 'OpenStack-API-Version, X-OpenStack-Nova-API-Version',
+  };
+}

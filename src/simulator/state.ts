@@ -1,0 +1,370 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import {
+  computeHost,
+  defaultDomain,
+  defaultFlavors,
+  defaultImages,
+  defaultNetworks,
+  defaultUsers,
+  projectIds,
+  type GlanceStatus,
+  type GlanceVisibility,
+  type SimFlavor,
+  type SimImage,
+  type SimNetwork,
+  type SimUser,
+} from './seed.js';
+
+export interface Domain {
+  id: string;
+  name: string;
+}
+export interface Project {
+  id: string;
+  name: string;
+  domain: Domain;
+}
+export interface Role {
+  id: string;
+  name: string;
+}
+export interface User {
+  id: string;
+  name: string;
+  password: string;
+  domain: Domain;
+  project: Project;
+  roles: Role[];
+  keypairs: string[];
+}
+export interface Token {
+  id: string;
+  user: User;
+  project: Project;
+  roles: Role[];
+  methods: string[];
+  auditId: string;
+  issuedAt: Date;
+  expiresAt: Date;
+}
+
+export interface ImageRecord {
+  id: string;
+  name: string | null;
+  status: GlanceStatus;
+  visibility: GlanceVisibility;
+  owner: string | null;
+  size: number | null;
+  virtualSize: number | null;
+  minDisk: number;
+  minRam: number;
+  diskFormat: string | null;
+  containerFormat: string | null;
+  checksum: string | null;
+  hashValue: string | null;
+  protected: boolean;
+  hidden: boolean;
+  tags: string[];
+  properties: Record<string, string>;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type FlavorRecord = Required<SimFlavor>;
+
+export interface NetworkRequest {
+  uuid?: string;
+  port?: string;
+  fixedIp?: string;
+  tag?: string;
+}
+
+export interface BlockDeviceMapping {
+  sourceType: 'image' | 'volume' | 'snapshot' | 'blank';
+  destinationType: 'local' | 'volume';
+  uuid: string | null;
+  bootIndex: number | null;
+  volumeSize: number | null;
+  deleteOnTermination: boolean;
+  deviceName: string | null;
+}
+
+export interface Fault {
+  code: number;
+  message: string;
+  details: string;
+  created: Date;
+}
+
+export interface Address {
+  network: string;
+  addr: string;
+  mac: string;
+}
+
+export type VmState = 'building' | 'active' | 'error' | 'deleted';
+export type ServerStatus = 'BUILD' | 'ACTIVE' | 'ERROR' | 'DELETED';
+
+/** A server as the simulator keeps it. Its status is derived from vmState. */
+export interface ServerRecord {
+  id: string;
+  name: string;
+  projectId: string;
+  userId: string;
+  vmState: VmState;
+  taskState: 'scheduling' | 'deleting' | null;
+  powerState: number;
+  /** null when booted from a volume (Nova then shows `"image": ""`). */
+  imageId: string | null;
+  flavorId: string;
+  metadata: Record<string, string>;
+  tags: string[];
+  /** As requested: 'none', 'auto', a list, or null when the key was left out. */
+  networks: 'none' | 'auto' | NetworkRequest[] | null;
+  addresses: Address[];
+  securityGroups: string[];
+  availabilityZone: string;
+  keyName: string | null;
+  userData: string | null;
+  configDrive: boolean;
+  diskConfig: 'AUTO' | 'MANUAL';
+  accessIPv4: string;
+  accessIPv6: string;
+  description: string | null;
+  hostname: string;
+  host: string | null;
+  schedulerHints: Record<string, unknown>;
+  blockDeviceMappings: BlockDeviceMapping[];
+  trustedImageCertificates: string[] | null;
+  fault: Fault | null;
+  instanceName: string;
+  reservationId: string;
+  launchIndex: number;
+  createdAt: Date;
+  updatedAt: Date;
+  launchedAt: Date | null;
+  deletedAt: Date | null;
+}
+
+/** What `servers()` hands out: a copy, with the status Nova would show. */
+export type SimServer = ServerRecord & { status: ServerStatus };
+
+export interface StateOptions {
+  bootDelayMs: number;
+  deleteDelayMs: number;
+  tokenTtlSeconds: number;
+  images: readonly SimImage[];
+  flavors: readonly SimFlavor[];
+  users: readonly SimUser[];
+}
+
+const keystoneId = (): string => randomUUID().replace(/-/g, '');
+
+/** MySQL DATETIME columns keep whole seconds, and so do Nova's, Glance's and Keystone's timestamps. */
+export const wholeSeconds = (ms: number = Date.now()): Date => new Date(Math.floor(ms / 1000) * 1000);
+
+export function statusOf(server: Pick<ServerRecord, 'vmState'>): ServerStatus {
+  const map: Record<VmState, ServerStatus> = { building: 'BUILD', active: 'ACTIVE', error: 'ERROR', deleted: 'DELETED' };
+  return map[server.vmState];
+}
+
+export class SimState {
+  readonly domains = new Map<string, Domain>();
+  readonly projects = new Map<string, Project>();
+  readonly users: User[] = [];
+  readonly roles = new Map<string, Role>();
+  readonly images: ImageRecord[];
+  readonly flavors: FlavorRecord[];
+  readonly networks: readonly SimNetwork[] = defaultNetworks;
+  private readonly tokens = new Map<string, Token>();
+  /** Every server ever created, deleted ones included: `changes-since` lists those too. */
+  private readonly allServers = new Map<string, ServerRecord>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private instanceCounter = 0;
+
+  constructor(
+    readonly baseUrl: string,
+    private readonly options: StateOptions,
+  ) {
+    for (const user of options.users) this.addUser(user);
+    this.flavors = options.flavors.map((f) => ({
+      ephemeral: 0,
+      swap: 0,
+      rxtxFactor: 1,
+      isPublic: true,
+      disabled: false,
+      description: null,
+      extraSpecs: {},
+      ...f,
+    }));
+    this.images = options.images.map((i) => this.imageRecord(i));
+  }
+
+  private domain(name: string): Domain {
+    let domain = this.domains.get(name);
+    if (!domain) {
+      domain = name === defaultDomain.name ? { ...defaultDomain } : { id: keystoneId(), name };
+      this.domains.set(name, domain);
+    }
+    return domain;
+  }
+
+  private role(name: string): Role {
+    let role = this.roles.get(name);
+    if (!role) {
+      role = { id: keystoneId(), name };
+      this.roles.set(name, role);
+    }
+    return role;
+  }
+
+  private addUser(spec: SimUser): void {
+    const domain = this.domain(spec.domain ?? defaultDomain.name);
+    const existing = [...this.projects.values()].find((p) => p.name === spec.project && p.domain === domain);
+    const project = existing ?? { id: spec.projectId ?? keystoneId(), name: spec.project, domain };
+    this.projects.set(project.id, project);
+    this.users.push({
+      id: spec.id ?? keystoneId(),
+      name: spec.name,
+      password: spec.password,
+      domain,
+      project,
+      roles: (spec.roles ?? ['member', 'reader']).map((r) => this.role(r)),
+      keypairs: spec.keypairs ?? [],
+    });
+  }
+
+  private imageRecord(spec: SimImage): ImageRecord {
+    const created = wholeSeconds(Date.parse(spec.createdAt));
+    const hasData = spec.size !== undefined && spec.size !== null;
+    const digest = (algorithm: string): string => createHash(algorithm).update(spec.id).digest('hex');
+    return {
+      id: spec.id,
+      name: spec.name,
+      status: spec.status ?? 'active',
+      visibility: spec.visibility ?? 'public',
+      owner: spec.owner === undefined ? projectIds.admin : spec.owner,
+      size: spec.size ?? null,
+      virtualSize: spec.virtualSize ?? null,
+      minDisk: spec.minDisk ?? 0,
+      minRam: spec.minRam ?? 0,
+      diskFormat: spec.diskFormat ?? null,
+      containerFormat: spec.containerFormat ?? null,
+      checksum: hasData ? digest('md5') : null,
+      hashValue: hasData ? digest('sha512') : null,
+      protected: spec.protected ?? false,
+      hidden: spec.hidden ?? false,
+      tags: [...(spec.tags ?? [])],
+      properties: { ...spec.properties },
+      createdAt: created,
+      updatedAt: spec.updatedAt ? wholeSeconds(Date.parse(spec.updatedAt)) : created,
+    };
+  }
+
+  issueToken(user: User, methods: string[]): Token {
+    const issuedAt = wholeSeconds();
+    const token: Token = {
+      // Shaped like a Fernet token so that clients logging or truncating it meet realistic input.
+      id: `gAAAAAB${randomBytes(132).toString('base64url')}`,
+      user,
+      project: user.project,
+      roles: user.roles,
+      methods,
+      auditId: randomBytes(16).toString('base64url').slice(0, 22),
+      issuedAt,
+      expiresAt: new Date(issuedAt.getTime() + this.options.tokenTtlSeconds * 1000),
+    };
+    this.tokens.set(token.id, token);
+    return token;
+  }
+
+  validToken(id: string | undefined): Token | undefined {
+    const token = id === undefined ? undefined : this.tokens.get(id.trim());
+    return token && token.expiresAt.getTime() > Date.now() ? token : undefined;
+  }
+
+  nextInstanceName(): string {
+    this.instanceCounter += 1;
+    return `instance-${this.instanceCounter.toString(16).padStart(8, '0')}`;
+  }
+
+  /** Includes deleted servers; callers filter. */
+  serverRecords(): ServerRecord[] {
+    return [...this.allServers.values()];
+  }
+
+  server(id: string): ServerRecord | undefined {
+    const server = this.allServers.get(id);
+    return server && server.vmState !== 'deleted' ? server : undefined;
+  }
+
+  liveServers(): ServerRecord[] {
+    return this.serverRecords().filter((s) => s.vmState !== 'deleted');
+  }
+
+  /**
+   * Adds a server in BUILD and schedules its outcome: ERROR with `failure` (what nova-compute
+   * would report), else ACTIVE on the fake compute host.
+   */
+  boot(server: ServerRecord, failure?: (server: ServerRecord) => Omit<Fault, 'created'>): void {
+    this.allServers.set(server.id, server);
+    this.schedule(this.options.bootDelayMs, () => {
+      if (server.vmState !== 'building' || server.taskState === 'deleting') return;
+      const now = wholeSeconds();
+      server.updatedAt = now;
+      if (failure) {
+        server.vmState = 'error';
+        server.taskState = null;
+        // nova-compute deallocates the ports of a failed build.
+        server.addresses = [];
+        server.fault = { ...failure(server), created: now };
+        return;
+      }
+      server.vmState = 'active';
+      server.taskState = null;
+      server.powerState = 1;
+      server.host = computeHost;
+      server.launchedAt = now;
+    });
+  }
+
+  /** Nova answers 204 at once; the server shows task_state `deleting` until it is gone. */
+  delete(server: ServerRecord): void {
+    if (server.taskState === 'deleting') return;
+    server.taskState = 'deleting';
+    server.updatedAt = wholeSeconds();
+    this.schedule(this.options.deleteDelayMs, () => {
+      const now = wholeSeconds();
+      server.vmState = 'deleted';
+      server.taskState = null;
+      server.powerState = 0;
+      server.host = null;
+      server.addresses = [];
+      server.updatedAt = now;
+      server.deletedAt = now;
+    });
+  }
+
+  private schedule(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    timer.unref();
+    this.timers.add(timer);
+  }
+
+  close(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+  }
+}
+
+export const defaultStateOptions: StateOptions = {
+  bootDelayMs: 500,
+  deleteDelayMs: 200,
+  tokenTtlSeconds: 3600,
+  images: defaultImages,
+  flavors: defaultFlavors,
+  users: defaultUsers,
+};
