@@ -1,0 +1,151 @@
+import { open } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Connection } from '@temporalio/client';
+import type { SearchAttributeType } from '@temporalio/common';
+import { searchAttributeKeys } from '../workflows/searchAttributes.js';
+import { resolveTemporalCli } from './binaries.js';
+import { spawnGuarded } from './guardedProcess.js';
+import type { GuardedProcess } from './guardedProcess.js';
+import { projectRoot } from './paths.js';
+
+export interface DevServerOptions {
+  /** Front-end gRPC port; a free one is picked when omitted. */
+  port?: number;
+  /** Serve the Web UI, on `uiPort` or a free port. */
+  ui?: boolean;
+  uiPort?: number;
+  /** SQLite file that keeps workflows across server restarts; in memory when omitted. */
+  dbFilename?: string;
+  /** Receives the server's stdout and stderr; defaults to `.scratch/temporal-dev-server-<port>.log`. */
+  logFile?: string;
+  /** Dynamic config overrides: key to any JSON value. */
+  dynamicConfig?: Record<string, unknown>;
+  /** How long to wait for the server to answer; the default suits a loaded 2-core machine. */
+  startTimeoutMs?: number;
+}
+
+export interface DevServer {
+  /** `127.0.0.1:PORT`, for `Connection.connect({ address })` and `NativeConnection.connect`. */
+  address: string;
+  uiUrl?: string;
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+export const NAMESPACE = 'default';
+
+const cliTypeNames: Record<SearchAttributeType, string> = {
+  TEXT: 'Text',
+  KEYWORD: 'Keyword',
+  INT: 'Int',
+  DOUBLE: 'Double',
+  BOOL: 'Bool',
+  DATETIME: 'Datetime',
+  KEYWORD_LIST: 'KeywordList',
+};
+
+const PROBE_TIMEOUT_MS = 5_000;
+const POLL_INTERVAL_MS = 250;
+
+/** Runs `temporal server start-dev` on 127.0.0.1 with the project's search attributes registered. */
+export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
+  const cli = await resolveTemporalCli();
+  const port = opts.port ?? (await freePort());
+  const uiPort = opts.ui ? (opts.uiPort ?? (await freePort())) : undefined;
+  const logFile = opts.logFile ?? path.join(projectRoot, '.scratch', `temporal-dev-server-${port}.log`);
+  const address = `127.0.0.1:${port}`;
+
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', NAMESPACE, '--log-level', 'warn'];
+  // The UI would otherwise fetch a newsfeed from the internet, which these machines cannot reach.
+  args.push(...(uiPort === undefined ? ['--headless'] : ['--ui-port', String(uiPort), '--ui-disable-news-fetch']));
+  if (opts.dbFilename) args.push('--db-filename', opts.dbFilename);
+  for (const key of searchAttributeKeys) args.push('--search-attribute', `${key.name}=${cliTypeNames[key.type]}`);
+  for (const [key, value] of Object.entries(opts.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+
+  const server = spawnGuarded(cli, args, logFile);
+  try {
+    await waitUntilReady(server, port, uiPort, opts.startTimeoutMs ?? 60_000, logFile);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return {
+    address,
+    ...(uiPort === undefined ? {} : { uiUrl: `http://127.0.0.1:${uiPort}` }),
+    logFile,
+    stop: () => server.stop(),
+  };
+}
+
+async function waitUntilReady(server: GuardedProcess, port: number, uiPort: number | undefined, timeoutMs: number, logFile: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const address = `127.0.0.1:${port}`;
+  for (;;) {
+    if (server.hasExited()) {
+      throw new Error(`temporal server start-dev exited (${await server.exited}) before answering on ${address}.\n${await logTail(logFile)}`);
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`temporal server start-dev did not answer on ${address} within ${timeoutMs / 1000} s.\n${await logTail(logFile)}`);
+    }
+    // The cheap TCP probe first: a gRPC connection to a closed port costs its whole timeout.
+    const portsOpen = (await portOpen(port)) && (uiPort === undefined || (await portOpen(uiPort)));
+    if (portsOpen && (await answers(address))) return;
+    await delay(POLL_INTERVAL_MS);
+  }
+}
+
+async function answers(address: string): Promise<boolean> {
+  // `lazy` so the connection can always be closed: a failed `Connection.connect` leaves its channel open.
+  const connection = Connection.lazy({ address, connectTimeout: PROBE_TIMEOUT_MS });
+  try {
+    await connection.withDeadline(Date.now() + PROBE_TIMEOUT_MS, () => connection.workflowService.describeNamespace({ namespace: NAMESPACE }));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await connection.close();
+  }
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port, timeout: PROBE_TIMEOUT_MS });
+    const done = (open: boolean) => {
+      socket.destroy();
+      resolve(open);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('timeout', () => done(false));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** A port that was free a moment ago; the server binds it right after, so a clash is unlikely. */
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+async function logTail(logFile: string, bytes = 4_000): Promise<string> {
+  try {
+    const handle = await open(logFile);
+    try {
+      const { size } = await handle.stat();
+      const start = Math.max(0, size - bytes);
+      const { buffer, bytesRead } = await handle.read(Buffer.alloc(size - start), 0, size - start, start);
+      return `Last output (${logFile}):\n${buffer.subarray(0, bytesRead).toString('utf8')}`;
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    return `(no output: ${error instanceof Error ? error.message : String(error)})`;
+  }
+}
