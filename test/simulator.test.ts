@@ -8,7 +8,8 @@ const deleteDelayMs = 100;
 let sim: Simulator;
 
 beforeAll(async () => {
-  sim = await startSimulator({ bootDelayMs, deleteDelayMs });
+  // Scheduling for the whole boot: GETs right after a POST see task_state `scheduling`.
+  sim = await startSimulator({ bootDelayMs, scheduleDelayMs: bootDelayMs, deleteDelayMs });
 });
 
 afterAll(async () => {
@@ -134,6 +135,13 @@ describe('identity', () => {
     expect(res.body.token.catalog).toBeUndefined();
   });
 
+  it('scopes a request without a scope to the default project, as Keystone does', async () => {
+    const body = { auth: { identity: { methods: ['password'], password: { user: { name: 'admin', domain: { name: 'Default' }, password: 'admin' } } } } };
+    const res = await call('POST', '/identity/v3/auth/tokens', { body });
+    expect(res.status).toBe(201);
+    expect(res.body.token.project.id).toBe(projectIds.admin);
+  });
+
   it('answers bad v3 credentials with Keystone 401', async () => {
     const unauthorized = { error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' } };
     for (const body of [
@@ -141,12 +149,11 @@ describe('identity', () => {
       v3Body('nobody', 'admin', 'admin'),
       v3Body('demo', 'demo', 'admin'), // no role on that project
       v3Body('admin', 'admin', 'no-such-project'),
-      { auth: { identity: { methods: ['password'], password: { user: { name: 'admin', domain: { name: 'Default' }, password: 'admin' } } } } },
     ]) {
       const res = await call('POST', '/identity/v3/auth/tokens', { body });
       expect(res.status).toBe(401);
       expect(res.body).toEqual(unauthorized);
-      expect(res.headers.get('www-authenticate')).toBe(`Keystone uri="${sim.url}/identity"`);
+      expect(res.headers.get('www-authenticate')).toBe(`Keystone uri="${sim.url}/identity/v3"`);
     }
   });
 
@@ -211,14 +218,21 @@ describe('identity', () => {
 
 describe('auth_token in front of Nova and Glance', () => {
   const unauthorized = { error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' } };
+  const glanceUnauthorized = {
+    message:
+      'This server could not verify that you are authorized to access the document you requested. Either you supplied the wrong credentials (e.g., bad password), or your browser does not understand how to supply the credentials required.<br /><br />\n\n\n',
+    code: '401 Unauthorized',
+    title: 'Unauthorized',
+  };
 
   it('refuses calls without a valid token', async () => {
     for (const path of ['/compute/v2.1/servers', '/compute/v2.1/flavors/1', '/image/v2/images', '/compute/v2.1/no-such-thing']) {
       for (const token of [undefined, 'gAAAAABnotatoken']) {
         const res = await call('GET', path, { token });
         expect(res.status, path).toBe(401);
-        expect(res.body).toEqual(unauthorized);
-        expect(res.headers.get('www-authenticate')).toBe(`Keystone uri="${sim.url}/identity"`);
+        // Glance's 401 is a webob page like its other errors; Nova passes Keystone's JSON on.
+        expect(res.body).toEqual(path.startsWith('/image') ? glanceUnauthorized : unauthorized);
+        expect(res.headers.get('www-authenticate')).toBe(`Keystone uri="${sim.url}/identity/v3"`);
       }
     }
     const nova401 = await call('GET', '/compute/v2.1/servers');
@@ -559,7 +573,7 @@ describe('servers', () => {
   it('answers unknown compute paths with webob\'s 404', async () => {
     const res = await call('GET', '/compute/v2.1/no-such-thing', { token: demo });
     expect(res.status).toBe(404);
-    expect(res.body).toEqual({ message: 'The resource could not be found.<br /><br />\n\n', code: '404 Not Found', title: 'Not Found' });
+    expect(res.body).toEqual({ message: 'The resource could not be found.<br /><br />\n\n\n', code: '404 Not Found', title: 'Not Found' });
   });
 });
 
@@ -656,7 +670,7 @@ describe('images', () => {
     const missing = await call('GET', '/image/v2/images/0e1d2c3b-4a59-4687-9a8b-7c6d5e4f3a21', { token: demo });
     expect(missing.status).toBe(404);
     expect(missing.body).toEqual({
-      message: 'No image found with ID 0e1d2c3b-4a59-4687-9a8b-7c6d5e4f3a21<br /><br />\n\n',
+      message: 'No image found with ID 0e1d2c3b-4a59-4687-9a8b-7c6d5e4f3a21<br /><br />\n\n\n',
       code: '404 Not Found',
       title: 'Not Found',
     });
@@ -676,7 +690,7 @@ describe('images', () => {
     ]) {
       const res = await call('GET', `/image/v2/images${query}`, { token: demo });
       expect(res.status, query).toBe(400);
-      expect(res.body).toEqual({ message: `${message}<br /><br />\n\n`, code: '400 Bad Request', title: 'Bad Request' });
+      expect(res.body).toEqual({ message: `${message}<br /><br />\n\n\n`, code: '400 Bad Request', title: 'Bad Request' });
     }
   });
 });

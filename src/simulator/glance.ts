@@ -1,4 +1,5 @@
-import { isAdmin, requireToken } from './keystone.js';
+import { isAdmin } from './keystone.js';
+import { wwwAuthenticate } from './keystoneErrors.js';
 import { encodeQuery, lastValue, route, type Query, type Service, type SimRequest, type SimResponse } from './server.js';
 import type { ImageRecord, SimState, Token } from './state.js';
 import { webobError } from './webob.js';
@@ -47,6 +48,9 @@ function imageView(image: ImageRecord): Record<string, unknown> {
     self: `/v2/images/${image.id}`,
     file: `/v2/images/${image.id}/file`,
     schema: '/v2/schemas/image',
+    // A multi-store Glance (enabled_backends, as the real test cloud runs) names the stores that
+    // hold an image's data.
+    ...(image.size === null ? {} : { stores: 'file' }),
   };
 }
 
@@ -228,8 +232,16 @@ export function glanceService(state: SimState): Service {
     };
   };
 
+  // Glance's own context middleware turns a missing or bad token into a webob 401, so the body
+  // follows the Accept header like every other Glance error (Nova answers Keystone's JSON).
+  const authenticated = (req: SimRequest): Token | SimResponse =>
+    state.validToken(req.headers['x-auth-token']) ?? webobError(401, req.headers.accept, undefined, wwwAuthenticate(state));
+
   const api = (name: string, template: string, handler: (req: SimRequest, token: Token) => SimResponse) =>
-    route(name, 'GET', `/image/v2${template}`, (req) => handler(req, requireToken(state, req)));
+    route(name, 'GET', `/image/v2${template}`, (req) => {
+      const token = authenticated(req);
+      return 'status' in token ? token : handler(req, token);
+    });
 
   const routes = [
     route('glance.versions', 'GET', '/image/?', () => ({ status: 300, json: versions() })),
@@ -247,7 +259,10 @@ export function glanceService(state: SimState): Service {
     prefix: '/image',
     routes,
     unmatched: (req, allowed) => {
-      if (req.path.startsWith('/image/v2/')) requireToken(state, req);
+      if (req.path.startsWith('/image/v2/')) {
+        const token = authenticated(req);
+        if ('status' in token) return token;
+      }
       return allowed.length > 0
         ? webobError(405, req.headers.accept, undefined, { allow: allowed.join(', ') })
         : webobError(404, req.headers.accept);

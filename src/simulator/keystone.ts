@@ -1,28 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { isObject, SchemaError, validate, type Schema } from './schema.js';
+import { applicationCredentialRoutes } from './keystoneAppCreds.js';
+import { v3Authenticate } from './keystoneAuth.js';
+import { expecting, flaskNotFound, keystoneError, unauthorized } from './keystoneErrors.js';
+import { isObject } from './schema.js';
 import { region } from './seed.js';
-import { HttpError, route, type Service, type SimRequest, type SimResponse } from './server.js';
-import type { Project, SimState, Token, User } from './state.js';
+import { route, type Service, type SimRequest } from './server.js';
+import type { SimState, Token, User } from './state.js';
 
-// Keystone as a Queens-or-older deployment would serve it: v3 plus the v2.0 API that the
-// Buildbot seed's `os_auth_url=.../v2.0` needs (real Zed Keystone no longer has v2.0).
-
-const validationTail =
-  'The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.';
-const unauthorizedMessage = 'The request you have made requires authentication.';
-
-function keystoneError(status: number, title: string, message: string, extra: Record<string, unknown> = {}): SimResponse {
-  return { status, json: { error: { code: status, title, message, ...extra } } };
-}
-
-const badRequest = (message: string): HttpError => new HttpError(keystoneError(400, 'Bad Request', message));
-const expecting = (attribute: string, target: string): HttpError =>
-  badRequest(`Expecting to find ${attribute} in ${target}. ${validationTail}`);
-
-function unauthorized(state: SimState, extra: Record<string, unknown> = {}): HttpError {
-  const res = keystoneError(401, 'Unauthorized', unauthorizedMessage, extra);
-  return new HttpError({ ...res, headers: { 'www-authenticate': `Keystone uri="${state.baseUrl}/identity"` } });
-}
+// Keystone on Flask, as Zed serves it, plus (by default) the v2.0 API of a Queens-or-older
+// deployment that the Buildbot seed's `os_auth_url=.../v2.0` needs. Real Zed has no v2.0: with
+// `identityV2: false` the simulator answers v2.0 paths as Zed does, with Flask's 404 page.
 
 /**
  * keystonemiddleware's auth_token in front of Nova and Glance: no token, an unknown one or an
@@ -47,7 +34,14 @@ interface CatalogEntry {
 const interfaces = ['public', 'internal', 'admin'] as const;
 const keystoneId = (): string => randomUUID().replace(/-/g, '');
 
-function buildCatalog(baseUrl: string): CatalogEntry[] {
+export interface KeystoneOptions {
+  identityV2: boolean;
+  /** Cinder and Neutron in the catalog. */
+  blockStorage: boolean;
+  network: boolean;
+}
+
+function buildCatalog(baseUrl: string, options: KeystoneOptions): CatalogEntry[] {
   const entry = (type: string, name: string, url: string): CatalogEntry => ({
     type,
     name,
@@ -60,6 +54,11 @@ function buildCatalog(baseUrl: string): CatalogEntry[] {
     // Newer Nova registers its endpoint without a project id.
     entry('compute', 'nova', `${baseUrl}/compute/v2.1`),
     entry('image', 'glance', `${baseUrl}/image`),
+    // Cinder is registered under both its current and its older service type.
+    ...(options.blockStorage
+      ? [entry('block-storage', 'cinder', `${baseUrl}/volume/v3`), entry('volumev3', 'cinderv3', `${baseUrl}/volume/v3`)]
+      : []),
+    ...(options.network ? [entry('network', 'neutron', `${baseUrl}/network`)] : []),
   ];
 }
 
@@ -88,103 +87,13 @@ function versionV2(baseUrl: string) {
   };
 }
 
-// Keystone's v3 time format: whole seconds written with a microsecond fraction.
-const v3Time = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, '.000000Z');
-
-const nameOrId = { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' } } } as const satisfies Schema;
-
-// keystone/auth/schema.py token_issue, reduced to the password method and project scope.
-const tokenIssueSchema: Schema = {
-  type: 'object',
-  properties: {
-    identity: {
-      type: 'object',
-      properties: {
-        methods: { type: 'array', items: { type: 'string' } },
-        password: {
-          type: 'object',
-          properties: {
-            user: {
-              type: 'object',
-              properties: { id: { type: 'string' }, name: { type: 'string' }, password: { type: 'string' }, domain: nameOrId },
-            },
-          },
-        },
-      },
-      required: ['methods'],
-    },
-    scope: {
-      type: ['object', 'string'],
-      properties: {
-        project: { type: 'object', properties: { name: { type: 'string' }, id: { type: 'string' }, domain: nameOrId } },
-      },
-    },
-  },
-  required: ['identity'],
-};
-
 function requestJson(req: SimRequest): unknown {
   if (req.body.kind === 'malformed') throw expecting('valid JSON', 'request body');
   return req.body.kind === 'json' ? req.body.value : {};
 }
 
-function validateV3(auth: unknown): void {
-  try {
-    validate(tokenIssueSchema, auth);
-  } catch (error) {
-    if (!(error instanceof SchemaError)) throw error;
-    const field = error.path.join('/');
-    throw badRequest(field ? `Invalid input for field '${field}': ${error.detail}` : error.detail);
-  }
-}
-
-type Ref = { id?: string; name?: string; domain?: { id?: string; name?: string } };
-
-function v3Authenticate(state: SimState, body: unknown): { user: User; project: Project } {
-  const auth = (isObject(body) && isObject(body.auth) ? body.auth : {}) as Record<string, unknown>;
-  validateV3(auth);
-  const identity = auth.identity as { methods: string[]; password?: { user?: Ref & { password?: string } } };
-  const supported = ['password'];
-  if (identity.methods.length === 0 || identity.methods.some((m) => !supported.includes(m))) {
-    const res = keystoneError(401, 'Unauthorized', 'Attempted to authenticate with an unsupported method.', {
-      identity: { methods: supported },
-    });
-    throw new HttpError({ ...res, headers: { 'www-authenticate': `Keystone uri="${state.baseUrl}/identity"` } });
-  }
-  if (!identity.password) throw expecting('password', 'identity');
-  const userRef = identity.password.user;
-  if (!userRef) throw expecting('user', 'password');
-  if (userRef.id === undefined && userRef.name === undefined) {
-    throw badRequest('Invalid input for field identity/password/user: id or name must be present.');
-  }
-  if (userRef.domain && userRef.domain.id === undefined && userRef.domain.name === undefined) {
-    throw badRequest('Invalid input for field identity/password/user/domain: id or name must be present.');
-  }
-  if (userRef.id === undefined && !userRef.domain) throw expecting('domain', 'user');
-
-  const scope = auth.scope;
-  const projectRef = isObject(scope) ? (scope.project as Ref | undefined) : undefined;
-  if (projectRef) {
-    if (projectRef.id === undefined && projectRef.name === undefined) {
-      throw badRequest('Invalid input for field scope/project: id or name must be present.');
-    }
-    if (projectRef.id === undefined && !projectRef.domain) throw expecting('domain', 'project');
-  }
-
-  const inDomain = (ref: Ref['domain'], domain: { id: string; name: string }): boolean =>
-    ref === undefined || (ref.id !== undefined ? ref.id === domain.id : ref.name === domain.name);
-  const user = state.users.find((u) =>
-    userRef.id !== undefined ? u.id === userRef.id : u.name === userRef.name && inDomain(userRef.domain, u.domain),
-  );
-  if (!user || user.password !== userRef.password) throw unauthorized(state);
-  // Unscoped tokens carry no catalog and no project; Nova and Glance could not use them.
-  if (!projectRef) throw unauthorized(state);
-  const project = [...state.projects.values()].find((p) =>
-    projectRef.id !== undefined ? p.id === projectRef.id : p.name === projectRef.name && inDomain(projectRef.domain, p.domain),
-  );
-  if (!project || project !== user.project) throw unauthorized(state);
-  return { user, project };
-}
+// Keystone's v3 time format: whole seconds written with a microsecond fraction.
+const v3Time = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, '.000000Z');
 
 function v2Authenticate(state: SimState, body: unknown): User {
   const auth = isObject(body) ? body.auth : undefined;
@@ -206,9 +115,9 @@ function v2Authenticate(state: SimState, body: unknown): User {
   return user;
 }
 
-export function keystoneService(state: SimState): Service {
+export function keystoneService(state: SimState, options: KeystoneOptions): Service {
   const { baseUrl } = state;
-  const catalog = buildCatalog(baseUrl);
+  const catalog = buildCatalog(baseUrl, options);
 
   const v3Catalog = () =>
     catalog.map((s) => ({
@@ -243,7 +152,7 @@ export function keystoneService(state: SimState): Service {
         name: token.user.name,
         password_expires_at: null,
       },
-      audit_ids: [token.auditId],
+      audit_ids: token.parentAuditId ? [token.auditId, token.parentAuditId] : [token.auditId],
       expires_at: v3Time(token.expiresAt),
       issued_at: v3Time(token.issuedAt),
       project: {
@@ -253,6 +162,7 @@ export function keystoneService(state: SimState): Service {
       },
       is_domain: false,
       roles: token.roles.map((r) => ({ id: r.id, name: r.name })),
+      ...(token.applicationCredential ? { application_credential: { ...token.applicationCredential, restricted: true } } : {}),
       ...(withCatalog ? { catalog: v3Catalog() } : {}),
     },
   });
@@ -281,13 +191,15 @@ export function keystoneService(state: SimState): Service {
   const routes = [
     route('keystone.versions', 'GET', '/identity/?', () => ({
       status: 300,
-      json: { versions: { values: [versionV3(baseUrl), versionV2(baseUrl)] } },
+      json: { versions: { values: options.identityV2 ? [versionV3(baseUrl), versionV2(baseUrl)] : [versionV3(baseUrl)] } },
     })),
     route('keystone.v3.version', 'GET', '/identity/v3/?', () => ({ status: 200, json: { version: versionV3(baseUrl) } })),
-    route('keystone.v2.version', 'GET', '/identity/v2.0/?', () => ({ status: 200, json: { version: versionV2(baseUrl) } })),
+    route('keystone.v2.version', 'GET', '/identity/v2.0/?', () =>
+      options.identityV2 ? { status: 200, json: { version: versionV2(baseUrl) } } : flaskNotFound,
+    ),
     route('keystone.v3.tokens.create', 'POST', '/identity/v3/auth/tokens', (req) => {
-      const { user } = v3Authenticate(state, requestJson(req));
-      const token = state.issueToken(user, ['password']);
+      const { user, methods, options: tokenOptions } = v3Authenticate(state, requestJson(req));
+      const token = state.issueToken(user, methods, tokenOptions);
       return {
         status: 201,
         headers: { 'x-subject-token': token.id, vary: 'X-Auth-Token' },
@@ -295,18 +207,22 @@ export function keystoneService(state: SimState): Service {
       };
     }),
     route('keystone.v2.tokens.create', 'POST', '/identity/v2.0/tokens', (req) => {
+      if (!options.identityV2) return flaskNotFound;
       const user = v2Authenticate(state, requestJson(req));
       return { status: 200, headers: { vary: 'X-Auth-Token' }, json: v2Access(state.issueToken(user, ['password'])) };
     }),
+    ...applicationCredentialRoutes(state, (req) => requireToken(state, req)),
   ];
 
   return {
     prefix: '/identity',
     routes,
-    unmatched: (_req, allowed) =>
-      allowed.length > 0
-        ? { ...keystoneError(405, 'Method Not Allowed', 'The method specified is not allowed for the requested URL.'), headers: { allow: allowed.join(', ') } }
-        : keystoneError(404, 'Not Found', 'The resource could not be found.'),
+    // Flask-RESTful's answers; Flask adds HEAD to GET views and OPTIONS to all.
+    unmatched: (req, allowed) => {
+      if (allowed.length === 0 || (!options.identityV2 && req.path.startsWith('/identity/v2.0'))) return flaskNotFound;
+      const methods = [...(allowed.includes('GET') ? ['GET', 'HEAD'] : []), 'OPTIONS', ...allowed.filter((m) => m !== 'GET')];
+      return { status: 405, headers: { allow: methods.join(', ') }, json: { message: 'The method is not allowed for the requested URL.' } };
+    },
     failed: () =>
       keystoneError(500, 'Internal Server Error', 'An unexpected error prevented the server from fulfilling your request.'),
   };

@@ -1,13 +1,18 @@
-// Standalone simulator: `tsx src/simulator/main.ts [--port N] [--boot-delay-ms N]`.
+// Standalone simulator: `tsx src/simulator/main.ts [--port N] [--boot-delay-ms N] [--no-identity-v2]
+// [--quota-instances N] ...`. Faults, quotas and tokens can then be driven over HTTP at /_sim
+// (see control.ts), e.g. by a chaos test or the benchmark through SimulatorControl.
 import { parseArgs } from 'node:util';
 import { startSimulator } from './index.js';
 
-function nonNegativeInt(name: string, value: string | undefined): number | undefined {
+function integer(name: string, value: string | undefined, min: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got '${value}'`);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer of at least ${min}, got '${value}'`);
   return n;
 }
+const nonNegativeInt = (name: string, value: string | undefined) => integer(name, value, 0);
+// Nova's convention: -1 is unlimited.
+const quotaLimit = (name: string, value: string | undefined) => integer(name, value, -1);
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -16,6 +21,12 @@ async function main(): Promise<void> {
       host: { type: 'string' },
       'boot-delay-ms': { type: 'string' },
       'delete-delay-ms': { type: 'string' },
+      'schedule-delay-ms': { type: 'string' },
+      // Answer like Zed and later, which have no Keystone v2.0.
+      'no-identity-v2': { type: 'boolean' },
+      'quota-instances': { type: 'string' },
+      'quota-cores': { type: 'string' },
+      'quota-ram': { type: 'string' },
     },
   });
   const sim = await startSimulator({
@@ -23,15 +34,23 @@ async function main(): Promise<void> {
     host: values.host,
     bootDelayMs: nonNegativeInt('boot-delay-ms', values['boot-delay-ms']),
     deleteDelayMs: nonNegativeInt('delete-delay-ms', values['delete-delay-ms']),
+    scheduleDelayMs: nonNegativeInt('schedule-delay-ms', values['schedule-delay-ms']),
+    identityV2: !values['no-identity-v2'],
+    quota: {
+      instances: quotaLimit('quota-instances', values['quota-instances']),
+      cores: quotaLimit('quota-cores', values['quota-cores']),
+      ram: quotaLimit('quota-ram', values['quota-ram']),
+    },
   });
   process.stdout.write(
     [
       `OpenStack simulator listening on ${sim.url}`,
       `  OS_AUTH_URL (v3)   ${sim.authUrlV3}`,
-      `  OS_AUTH_URL (v2.0) ${sim.authUrlV2}`,
+      values['no-identity-v2'] ? '  (no identity v2.0, as on Zed)' : `  OS_AUTH_URL (v2.0) ${sim.authUrlV2}`,
       `  compute            ${sim.url}/compute/v2.1`,
       `  image              ${sim.url}/image`,
       '  users: admin/admin (project admin), demo/demo (project demo), user/password (project tenant)',
+      `  fault injection    ${sim.controlUrl}/faults (routes: ${sim.controlUrl}/routes)`,
       '',
     ].join('\n'),
   );

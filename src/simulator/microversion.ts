@@ -4,7 +4,11 @@
 export const minMinor = 1;
 export const maxMinor = 93;
 
-type Negotiated = { ok: true; minor: number } | { ok: false; status: 400 | 406; message: string };
+type Negotiated =
+  | { ok: true; minor: number }
+  // A well-formed but unsupported version is still echoed in the response headers (406);
+  // a malformed one is not (400).
+  | { ok: false; status: 400 | 406; message: string; headers: Record<string, string> };
 
 function requested(headers: Readonly<Record<string, string>>): string | undefined {
   const standard = headers['openstack-api-version'];
@@ -27,6 +31,7 @@ export function negotiate(headers: Readonly<Record<string, string>>): Negotiated
       ok: false,
       status: 400,
       message: `API Version String ${version} is of invalid format. Must be of format MajorNum.MinorNum.`,
+      headers: {},
     };
   }
   const minor = Number(m[2]);
@@ -35,15 +40,17 @@ export function negotiate(headers: Readonly<Record<string, string>>): Negotiated
       ok: false,
       status: 406,
       message: `Version ${version} is not supported by the API. Minimum is 2.${minMinor} and maximum is 2.${maxMinor}.`,
+      headers: versionHeaders(version),
     };
   }
   return { ok: true, minor };
 }
 
-export function versionHeaders(minor: number): Record<string, string> {
+/** `version` as `2.N`. */
+export function versionHeaders(version: string): Record<string, string> {
   return {
-    'openstack-api-version': `compute 2.${minor}`,
-    'x-openstack-nova-api-version': `2.${minor}`,
+    'openstack-api-version': `compute ${version}`,
+    'x-openstack-nova-api-version': version,
     vary: 'OpenStack-API-Version, X-OpenStack-Nova-API-Version',
   };
 }

@@ -1,8 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { novaError, novaFault } from './faults.js';
+import type { FaultPlan } from './faultPlan.js';
+import { novaError, novaFault, novaUnexpected } from './novaFaults.js';
 import { isAdmin, requireToken } from './keystone.js';
 import { maxMinor, minMinor, negotiate, versionHeaders } from './microversion.js';
 import { parseCreate, type CreateRequest } from './novaCreate.js';
+import { novaQuotaHandlers } from './novaQuotas.js';
+import { admit, usageOf } from './quota.js';
 import { flavorDetail, flavorSummary, links, serverDetail, serverSummary, type ViewContext } from './novaViews.js';
 import { additionalPropertiesMessage, isObject, novaValidationDetail, parseIsoTime, SchemaError, validate, type Schema } from './schema.js';
 import { availabilityZone, computeHost, region } from './seed.js';
@@ -16,7 +19,7 @@ import {
   type SimRequest,
   type SimResponse,
 } from './server.js';
-import { type Address, type FlavorRecord, type NetworkRequest, type ImageRecord, type ServerRecord, type SimState, type Token, type VmState, wholeSeconds } from './state.js';
+import { type Address, type BootOutcome, type FlavorRecord, type NetworkRequest, type ImageRecord, type ServerRecord, type SimState, type Token, type VmState, wholeSeconds } from './state.js';
 import { webobError } from './webob.js';
 
 interface Ctx {
@@ -112,8 +115,9 @@ const generatePassword = (): string =>
 
 const fakeConsole = ['FAKE CONSOLE OUTPUT', 'ANOTHER', 'LAST LINE'];
 
-export function novaService(state: SimState): Service {
+export function novaService(state: SimState, faults: FaultPlan): Service {
   const { baseUrl } = state;
+  const quotas = novaQuotaHandlers(state);
   let nextHostOctet = 3;
 
   const viewContext = (ctx: Ctx): ViewContext => ({
@@ -218,8 +222,9 @@ export function novaService(state: SimState): Service {
     };
   }
 
-  const bootFailure = (server: ServerRecord) => {
-    const message = `Build of instance ${server.id} aborted: publicURL endpoint for volumev3 service in ${region} region not found`;
+  // What nova-compute reports for a volume it cannot create when the cloud has no Cinder.
+  const volumeFailure = (serverId: string) => {
+    const message = `Build of instance ${serverId} aborted: publicURL endpoint for volumev3 service in ${region} region not found`;
     return {
       code: 500,
       message,
@@ -239,7 +244,7 @@ export function novaService(state: SimState): Service {
     };
   };
 
-  /** The lookups compute/api.py makes before it accepts a create (all answer 400 or 403). */
+  /** The lookups compute/api.py makes before it counts quota (all answer 400 or 403). */
   function checkCreate(r: CreateRequest, ctx: Ctx): { flavor: FlavorRecord; image: ImageRecord | undefined } {
     if ((r.host !== undefined || r.hypervisorHostname !== undefined) && !ctx.admin) {
       throw novaError(403, "Policy doesn't allow compute:servers:create:requested_destination to be performed.");
@@ -276,16 +281,25 @@ export function novaService(state: SimState): Service {
     }
     const group = r.schedulerHints.group;
     if (typeof group === 'string') throw novaError(400, `Instance group ${group} could not be found.`);
-    checkBlockDevices(r, ctx);
     return { flavor, image };
   }
 
-  // compute/api.py _validate_bdm, with no Cinder behind the cloud: volumes and snapshots cannot
-  // be looked up at all; image-to-volume mappings pass here and fail later on the compute host.
+  // Cinder lookups as the user: without Cinder in the cloud (the default) nothing is found.
+  const volumeFound = (ctx: Ctx, id: string | null | undefined): boolean =>
+    state.blockStorage && state.volumes.some((v) => v.id === id && (ctx.admin || v.projectId === ctx.token.project.id));
+  const snapshotFound = (ctx: Ctx, id: string | null | undefined): boolean =>
+    state.blockStorage && state.snapshots.some((v) => v.id === id && (ctx.admin || v.projectId === ctx.token.project.id));
+
+  // compute/api.py _validate_bdm. Without Cinder, volumes and snapshots cannot be looked up at
+  // all, and image-to-volume mappings pass here and fail later on the compute host.
   function checkBlockDevices(r: CreateRequest, ctx: Ctx): void {
     for (const legacy of r.legacyVolumes) {
-      if (legacy.volumeId) throw novaError(400, `Block Device Mapping is Invalid: failed to get volume ${legacy.volumeId}.`);
-      if (legacy.snapshotId) throw novaError(400, `Block Device Mapping is Invalid: failed to get snapshot ${legacy.snapshotId}.`);
+      if (legacy.volumeId && !volumeFound(ctx, legacy.volumeId)) {
+        throw novaError(400, `Block Device Mapping is Invalid: failed to get volume ${legacy.volumeId}.`);
+      }
+      if (legacy.snapshotId && !snapshotFound(ctx, legacy.snapshotId)) {
+        throw novaError(400, `Block Device Mapping is Invalid: failed to get snapshot ${legacy.snapshotId}.`);
+      }
     }
     const bdms = r.blockDeviceMappings;
     if (bdms.length === 0) return;
@@ -308,9 +322,9 @@ export function novaService(state: SimState): Service {
           throw novaError(400, "Images with destination_type 'volume' need to have a non-zero size specified");
         }
       } else if (b.sourceType === 'volume') {
-        throw novaError(400, `Block Device Mapping is Invalid: failed to get volume ${b.uuid}.`);
+        if (!volumeFound(ctx, b.uuid)) throw novaError(400, `Block Device Mapping is Invalid: failed to get volume ${b.uuid}.`);
       } else if (b.sourceType === 'snapshot') {
-        throw novaError(400, `Block Device Mapping is Invalid: failed to get snapshot ${b.uuid}.`);
+        if (!snapshotFound(ctx, b.uuid)) throw novaError(400, `Block Device Mapping is Invalid: failed to get snapshot ${b.uuid}.`);
       } else if (b.destinationType === 'volume' && !b.volumeSize) {
         throw novaError(400, "Blank volumes (source: 'blank', dest: 'volume') need to have non-zero size");
       }
@@ -337,13 +351,22 @@ export function novaService(state: SimState): Service {
     if (req.body.kind === 'malformed') throw novaError(400, 'Malformed request body');
     const r = parseCreate(req.body.kind === 'json' ? req.body.value : null, ctx.minor);
     const { flavor, image } = checkCreate(r, ctx);
-    const volumeTarget = r.blockDeviceMappings.some((b) => b.destinationType === 'volume');
+    const quota = admit(
+      state.quotas.limits(ctx.token.project.id),
+      usageOf(state.serverRecords(), ctx.token.project.id, (id) => state.flavors.find((f) => f.id === id)),
+      flavor,
+      r.minCount,
+      r.maxCount,
+    );
+    if (!quota.ok) throw novaError(403, quota.message);
+    checkBlockDevices(r, ctx);
+    const volumesFail = !state.blockStorage && r.blockDeviceMappings.some((b) => b.destinationType === 'volume');
     const reservationId = `r-${randomBytes(6).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '0').slice(0, 8)}`;
     const adminPass = r.adminPass ?? generatePassword();
     const now = wholeSeconds();
     const servers: ServerRecord[] = [];
-    for (let i = 0; i < r.maxCount; i += 1) {
-      const name = r.maxCount > 1 ? `${r.name}-${i + 1}` : r.name;
+    for (let i = 0; i < quota.count; i += 1) {
+      const name = quota.count > 1 ? `${r.name}-${i + 1}` : r.name;
       const addresses = allocateAddresses(r);
       const server: ServerRecord = {
         id: randomUUID(),
@@ -382,7 +405,7 @@ export function novaService(state: SimState): Service {
         launchedAt: null,
         deletedAt: null,
       };
-      state.boot(server, volumeTarget ? bootFailure : undefined);
+      state.boot(server, volumesFail ? { kind: 'error', fault: volumeFailure(server.id) } : injectedOutcome(name));
       servers.push(server);
     }
     if (r.returnReservationId) return { status: 202, json: { reservation_id: reservationId } };
@@ -401,6 +424,15 @@ export function novaService(state: SimState): Service {
         },
       },
     };
+  }
+
+  function injectedOutcome(name: string): BootOutcome {
+    const plan = faults.bootPlan(name);
+    if (plan === undefined) return { kind: 'active' };
+    if (plan.kind === 'stuck') return plan;
+    // Nova keeps a traceback as the details of 500 faults only; a one-line stand-in will do.
+    const details = plan.details ?? (plan.code === 500 ? `Traceback (most recent call last):\nnova.exception.BuildAbortException: ${plan.message}\n` : '');
+    return { kind: 'error', fault: { code: plan.code, message: plan.message, details } };
   }
 
   const consoleOutputSchema: Schema = {
@@ -462,7 +494,7 @@ export function novaService(state: SimState): Service {
     route(name, method, `/compute/v2.1${template}`, (req) => {
       const token = requireToken(state, req);
       const version = negotiate(req.headers);
-      if (!version.ok) return novaFault(version.status, version.message);
+      if (!version.ok) return { ...novaFault(version.status, version.message), headers: version.headers };
       const ctx: Ctx = { token, minor: version.minor, admin: isAdmin(token) };
       let res: SimResponse;
       try {
@@ -471,7 +503,7 @@ export function novaService(state: SimState): Service {
         if (!(error instanceof HttpError)) throw error;
         res = error.response;
       }
-      return { ...res, headers: { ...versionHeaders(ctx.minor), ...res.headers } };
+      return { ...res, headers: { ...versionHeaders(`2.${ctx.minor}`), ...res.headers } };
     });
 
   const v21 = {
@@ -499,19 +531,25 @@ export function novaService(state: SimState): Service {
         ],
       },
     })),
-    route('nova.version', 'GET', '/compute/v2.1/?', () => ({
-      status: 200,
-      json: {
-        version: {
-          ...v21,
-          links: [
-            { rel: 'self', href: `${baseUrl}/compute/v2.1/` },
-            { rel: 'describedby', type: 'text/html', href: 'http://docs.openstack.org/' },
-          ],
-          'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.compute+json;version=2.1' }],
+    // The version document sits behind the microversion middleware (but not auth_token).
+    route('nova.version', 'GET', '/compute/v2.1/?', (req) => {
+      const version = negotiate(req.headers);
+      if (!version.ok) return { ...novaFault(version.status, version.message), headers: version.headers };
+      return {
+        status: 200,
+        headers: versionHeaders(`2.${version.minor}`),
+        json: {
+          version: {
+            ...v21,
+            links: [
+              { rel: 'self', href: `${baseUrl}/compute/v2.1/` },
+              { rel: 'describedby', type: 'text/html', href: 'http://docs.openstack.org/' },
+            ],
+            'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.compute+json;version=2.1' }],
+          },
         },
-      },
-    })),
+      };
+    }),
     api('nova.servers.list', 'GET', '/servers', (req, ctx) => listServers(req, ctx, false)),
     api('nova.servers.detail', 'GET', '/servers/detail', (req, ctx) => listServers(req, ctx, true)),
     api('nova.servers.create', 'POST', '/servers', createServer),
@@ -520,7 +558,9 @@ export function novaService(state: SimState): Service {
       json: { server: serverDetail(visibleServer(ctx, req.params.id ?? ''), viewContext(ctx)) },
     })),
     api('nova.servers.delete', 'DELETE', '/servers/{id}', (req, ctx) => {
-      state.delete(visibleServer(ctx, req.params.id ?? ''));
+      const server = visibleServer(ctx, req.params.id ?? '');
+      if (faults.deleteFails(server.id, server.name)) throw novaError(500, novaUnexpected);
+      state.delete(server);
       return { status: 204 };
     }),
     api('nova.servers.action', 'POST', '/servers/{id}/action', serverAction),
@@ -532,6 +572,11 @@ export function novaService(state: SimState): Service {
       if (!flavor) throw novaError(404, `Flavor ${id} could not be found.`);
       return { status: 200, json: { flavor: flavorDetail(flavor, ctx.minor, baseUrl) } };
     }),
+    api('nova.limits', 'GET', '/limits', quotas.limits),
+    api('nova.quotas.show', 'GET', '/os-quota-sets/{project_id}', quotas.show),
+    api('nova.quotas.defaults', 'GET', '/os-quota-sets/{project_id}/defaults', quotas.defaults),
+    api('nova.quotas.update', 'PUT', '/os-quota-sets/{project_id}', quotas.update),
+    api('nova.quotas.delete', 'DELETE', '/os-quota-sets/{project_id}', quotas.reset),
   ];
 
   return {
@@ -544,11 +589,7 @@ export function novaService(state: SimState): Service {
         ? webobError(405, req.headers.accept, undefined, { allow: allowed.join(', ') })
         : webobError(404, req.headers.accept);
     },
-    failed: () =>
-      novaFault(
-        500,
-        "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach the Nova API log if possible.\n<class 'Exception'>",
-      ),
+    failed: () => novaFault(500, novaUnexpected),
     headers: (req) => ({ 'x-compute-request-id': req.requestId }),
   };
 }

@@ -1,4 +1,4 @@
-import { novaError } from './faults.js';
+import { novaError } from './novaFaults.js';
 import { isObject, isUuidLike, novaValidationDetail, SchemaError, validate, type Schema } from './schema.js';
 import type { BlockDeviceMapping, NetworkRequest } from './state.js';
 

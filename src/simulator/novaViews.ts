@@ -78,7 +78,7 @@ export function serverDetail(server: ServerRecord, ctx: ViewContext): Record<str
   if ((status === 'ERROR' || status === 'DELETED') && server.fault) {
     const { code, message, details, created } = server.fault;
     // Tracebacks of internal errors are for admins only.
-    view.fault = { code, created: novaTime(created), message, ...(admin || code !== 500 ? { details } : {}) };
+    view.fault = { code, created: novaTime(created), message, ...(details && (admin || code !== 500) ? { details } : {}) };
   }
   Object.assign(view, {
     'OS-EXT-AZ:availability_zone': server.availabilityZone,

@@ -16,6 +16,8 @@ export interface SimUser {
   roles?: string[];
   /** Nova key pair names owned by this user (key pairs are per user in Nova). */
   keypairs?: string[];
+  /** Keystone application credentials of this user, for its project and roles. */
+  applicationCredentials?: { id?: string; name: string; secret: string }[];
 }
 
 export interface SimFlavor {
@@ -73,6 +75,29 @@ export interface SimNetwork {
   name: string;
   /** First three octets of the fixed IPv4 subnet (a /24). */
   cidrPrefix: string;
+}
+
+/** A Cinder volume (served only when the simulator runs with `blockStorage`). */
+export interface SimVolume {
+  id: string;
+  name: string | null;
+  /** GiB. */
+  size: number;
+  /** Owning project id. Default: the `admin` project of the default users. */
+  projectId?: string;
+  status?: 'available' | 'in-use' | 'error';
+  bootable?: boolean;
+  volumeType?: string;
+}
+
+export interface SimSnapshot {
+  id: string;
+  name: string | null;
+  /** GiB: that of its volume. */
+  size: number;
+  volumeId: string;
+  projectId?: string;
+  status?: 'available' | 'error';
 }
 
 export const defaultDomain = { id: 'default', name: 'Default' } as const;

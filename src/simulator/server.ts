@@ -31,6 +31,8 @@ export interface SimRequest {
   readonly requestId: string;
   /** Decoded path parameters of the matched route. */
   readonly params: Readonly<Record<string, string>>;
+  /** Aborted when the client goes away before the answer is sent. */
+  readonly signal: AbortSignal;
 }
 
 export interface SimResponse {
@@ -40,6 +42,8 @@ export interface SimResponse {
   json?: unknown;
   /** A non-JSON body; the caller sets its content-type header. */
   text?: string;
+  /** Close the connection without answering: the request was handled, its response is lost. */
+  dropConnection?: boolean;
 }
 
 /** Thrown by handlers to answer with a ready response (an OpenStack-shaped error). */
@@ -92,7 +96,15 @@ export interface Service {
   headers?(req: SimRequest): Record<string, string>;
 }
 
-async function dispatch(services: readonly Service[], req: SimRequest): Promise<SimResponse> {
+/**
+ * Wraps every matched route: `next` runs the route's handler. Fault injection uses it to delay,
+ * hang, replace or drop a route's answer.
+ */
+export type RouteInterceptor = (route: Route, req: SimRequest, next: () => Promise<SimResponse>) => Promise<SimResponse>;
+
+const passThrough: RouteInterceptor = (_route, _req, next) => next();
+
+async function dispatch(services: readonly Service[], intercept: RouteInterceptor, req: SimRequest): Promise<SimResponse> {
   const service = services.find((s) => req.path === s.prefix || req.path.startsWith(`${s.prefix}/`));
   if (!service) {
     return { status: 404, json: { error: { code: 404, title: 'Not Found', message: 'The resource could not be found.' } } };
@@ -111,9 +123,8 @@ async function dispatch(services: readonly Service[], req: SimRequest): Promise<
         continue;
       }
       const params = Object.fromEntries(r.keys.map((key, i) => [key, decodeURIComponent(match[i + 1] ?? '')]));
-      // Awaited so that a per-route hook (fault injection, latency) can become async without
-      // changing the dispatch contract.
-      return withService(await Promise.resolve(r.handle({ ...req, params })));
+      const matched = { ...req, params };
+      return withService(await intercept(r, matched, () => Promise.resolve(r.handle(matched))));
     }
     return withService(service.unmatched(req, allowed));
   } catch (error) {
@@ -152,6 +163,10 @@ async function readBody(req: IncomingMessage): Promise<RequestBody> {
 }
 
 function send(res: ServerResponse, requestId: string, response: SimResponse): void {
+  if (response.dropConnection) {
+    res.destroy();
+    return;
+  }
   const headers: Record<string, string> = { 'x-openstack-request-id': requestId, ...response.headers };
   let payload: string | undefined;
   if (response.text !== undefined) {
@@ -168,7 +183,7 @@ function send(res: ServerResponse, requestId: string, response: SimResponse): vo
 
 export interface HttpFront {
   readonly url: string;
-  mount(services: readonly Service[]): void;
+  mount(services: readonly Service[], intercept?: RouteInterceptor): void;
   close(): Promise<void>;
 }
 
@@ -178,6 +193,7 @@ export interface HttpFront {
  */
 export async function listen(host: string, port: number, record: (r: RecordedRequest) => void): Promise<HttpFront> {
   let services: readonly Service[] = [];
+  let interceptor = passThrough;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://simulator');
@@ -194,8 +210,13 @@ export async function listen(host: string, port: number, record: (r: RecordedReq
       at: Date.now(),
     });
     const requestId = `req-${randomUUID()}`;
-    const simReq: SimRequest = { method, path: url.pathname, query, headers, body, requestId, params: {} };
-    send(res, requestId, await dispatch(services, simReq));
+    const gone = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) gone.abort();
+    });
+    const simReq: SimRequest = { method, path: url.pathname, query, headers, body, requestId, params: {}, signal: gone.signal };
+    const response = await dispatch(services, interceptor, simReq);
+    if (!res.destroyed) send(res, requestId, response);
   };
 
   const server: Server = createServer((req, res) => {
@@ -217,8 +238,9 @@ export async function listen(host: string, port: number, record: (r: RecordedReq
   let closing: Promise<void> | undefined;
   return {
     url: `http://${urlHost}:${address.port}`,
-    mount(next) {
+    mount(next, intercept = passThrough) {
       services = next;
+      interceptor = intercept;
     },
     // Idempotent, so that a harness may close in both a test and its afterAll.
     close: () =>

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { Quotas, recheck, unlimitedQuota, usageOf, type QuotaLimits } from './quota.js';
 import {
   computeHost,
   defaultDomain,
@@ -12,7 +13,9 @@ import {
   type SimFlavor,
   type SimImage,
   type SimNetwork,
+  type SimSnapshot,
   type SimUser,
+  type SimVolume,
 } from './seed.js';
 
 export interface Domain {
@@ -44,8 +47,31 @@ export interface Token {
   roles: Role[];
   methods: string[];
   auditId: string;
+  /** A token issued for another token keeps that token's audit id (and its expiry). */
+  parentAuditId: string | null;
+  applicationCredential: { id: string; name: string } | null;
   issuedAt: Date;
   expiresAt: Date;
+}
+
+export interface ApplicationCredentialRecord {
+  id: string;
+  name: string;
+  /** Keystone keeps only a hash; the simulator has nothing to protect. */
+  secret: string;
+  description: string | null;
+  user: User;
+  project: Project;
+  roles: Role[];
+  expiresAt: Date | null;
+  unrestricted: boolean;
+}
+
+export interface TokenOptions {
+  /** Default: now plus the token TTL. */
+  expiresAt?: Date;
+  parentAuditId?: string;
+  applicationCredential?: ApplicationCredentialRecord;
 }
 
 export interface ImageRecord {
@@ -112,7 +138,8 @@ export interface ServerRecord {
   projectId: string;
   userId: string;
   vmState: VmState;
-  taskState: 'scheduling' | 'deleting' | null;
+  /** scheduling: a build request not yet on a host (quota does not count it); then spawning. */
+  taskState: 'scheduling' | 'spawning' | 'deleting' | null;
   powerState: number;
   /** null when booted from a volume (Nova then shows `"image": ""`). */
   imageId: string | null;
@@ -149,13 +176,26 @@ export interface ServerRecord {
 /** What `servers()` hands out: a copy, with the status Nova would show. */
 export type SimServer = ServerRecord & { status: ServerStatus };
 
+/** How a new server's build ends: on the fake compute host, in ERROR with a fault, or never. */
+export type BootOutcome = { kind: 'active' } | { kind: 'error'; fault: Omit<Fault, 'created'> } | { kind: 'stuck' };
+
+export type VolumeRecord = Required<SimVolume>;
+export type SnapshotRecord = Required<SimSnapshot>;
+
 export interface StateOptions {
+  /** POST to ACTIVE (or ERROR); the first `scheduleDelayMs` of it the server is still scheduling. */
   bootDelayMs: number;
+  scheduleDelayMs: number;
   deleteDelayMs: number;
   tokenTtlSeconds: number;
+  quota: QuotaLimits;
   images: readonly SimImage[];
   flavors: readonly SimFlavor[];
   users: readonly SimUser[];
+  /** Cinder in the catalog and behind Nova's volume mappings; without it those fail as with no Cinder. */
+  blockStorage: boolean;
+  volumes: readonly SimVolume[];
+  snapshots: readonly SimSnapshot[];
 }
 
 const keystoneId = (): string => randomUUID().replace(/-/g, '');
@@ -176,7 +216,13 @@ export class SimState {
   readonly images: ImageRecord[];
   readonly flavors: FlavorRecord[];
   readonly networks: readonly SimNetwork[] = defaultNetworks;
+  readonly blockStorage: boolean;
+  readonly volumes: VolumeRecord[];
+  readonly snapshots: SnapshotRecord[];
+  readonly quotas: Quotas;
+  readonly applicationCredentials = new Map<string, ApplicationCredentialRecord>();
   private readonly tokens = new Map<string, Token>();
+  private tokenTtlSeconds: number;
   /** Every server ever created, deleted ones included: `changes-since` lists those too. */
   private readonly allServers = new Map<string, ServerRecord>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -186,6 +232,8 @@ export class SimState {
     readonly baseUrl: string,
     private readonly options: StateOptions,
   ) {
+    this.quotas = new Quotas(options.quota);
+    this.tokenTtlSeconds = options.tokenTtlSeconds;
     for (const user of options.users) this.addUser(user);
     this.flavors = options.flavors.map((f) => ({
       ephemeral: 0,
@@ -198,6 +246,15 @@ export class SimState {
       ...f,
     }));
     this.images = options.images.map((i) => this.imageRecord(i));
+    this.blockStorage = options.blockStorage;
+    this.volumes = options.volumes.map((v) => ({
+      projectId: projectIds.admin,
+      status: 'available',
+      bootable: false,
+      volumeType: '__DEFAULT__',
+      ...v,
+    }));
+    this.snapshots = options.snapshots.map((v) => ({ projectId: projectIds.admin, status: 'available', ...v }));
   }
 
   private domain(name: string): Domain {
@@ -232,6 +289,8 @@ export class SimState {
       roles: (spec.roles ?? ['member', 'reader']).map((r) => this.role(r)),
       keypairs: spec.keypairs ?? [],
     });
+    const user = this.users.at(-1) as User;
+    for (const credential of spec.applicationCredentials ?? []) this.addApplicationCredential(user, credential);
   }
 
   private imageRecord(spec: SimImage): ImageRecord {
@@ -261,21 +320,56 @@ export class SimState {
     };
   }
 
-  issueToken(user: User, methods: string[]): Token {
+  issueToken(user: User, methods: string[], options: TokenOptions = {}): Token {
     const issuedAt = wholeSeconds();
+    const appCred = options.applicationCredential;
     const token: Token = {
       // Shaped like a Fernet token so that clients logging or truncating it meet realistic input.
       id: `gAAAAAB${randomBytes(132).toString('base64url')}`,
       user,
-      project: user.project,
-      roles: user.roles,
+      project: appCred?.project ?? user.project,
+      roles: appCred?.roles ?? user.roles,
       methods,
       auditId: randomBytes(16).toString('base64url').slice(0, 22),
+      parentAuditId: options.parentAuditId ?? null,
+      applicationCredential: appCred ? { id: appCred.id, name: appCred.name } : null,
       issuedAt,
-      expiresAt: new Date(issuedAt.getTime() + this.options.tokenTtlSeconds * 1000),
+      expiresAt: options.expiresAt ?? new Date(issuedAt.getTime() + this.tokenTtlSeconds * 1000),
     };
     this.tokens.set(token.id, token);
     return token;
+  }
+
+  /** Creates an application credential of the user, for the user's project and roles. */
+  addApplicationCredential(
+    user: User,
+    spec: { id?: string; name: string; secret: string; description?: string | null; expiresAt?: Date | null; unrestricted?: boolean },
+  ): ApplicationCredentialRecord {
+    const record: ApplicationCredentialRecord = {
+      id: spec.id ?? keystoneId(),
+      name: spec.name,
+      secret: spec.secret,
+      description: spec.description ?? null,
+      user,
+      project: user.project,
+      roles: [...user.roles],
+      expiresAt: spec.expiresAt ?? null,
+      unrestricted: spec.unrestricted ?? false,
+    };
+    this.applicationCredentials.set(record.id, record);
+    return record;
+  }
+
+  /** Applies to tokens issued from now on. */
+  setTokenTtl(seconds: number): void {
+    this.tokenTtlSeconds = seconds;
+  }
+
+  /** Every token issued so far stops working at once; returns how many there were. */
+  revokeAllTokens(): number {
+    const count = this.tokens.size;
+    this.tokens.clear();
+    return count;
   }
 
   validToken(id: string | undefined): Token | undefined {
@@ -303,29 +397,60 @@ export class SimState {
   }
 
   /**
-   * Adds a server in BUILD and schedules its outcome: ERROR with `failure` (what nova-compute
-   * would report), else ACTIVE on the fake compute host.
+   * Adds a server in BUILD. Once placed on a host it counts against quota, and like
+   * nova-conductor the simulator re-checks the quota a little later, counting every server placed
+   * by then: servers of a burst that passed the API's check together all go to ERROR, as on a
+   * real Nova. After the boot delay the server reaches `outcome` (stuck: it stays in BUILD).
    */
-  boot(server: ServerRecord, failure?: (server: ServerRecord) => Omit<Fault, 'created'>): void {
+  boot(server: ServerRecord, outcome: BootOutcome = { kind: 'active' }): void {
     this.allServers.set(server.id, server);
-    this.schedule(this.options.bootDelayMs, () => {
-      if (server.vmState !== 'building' || server.taskState === 'deleting') return;
-      const now = wholeSeconds();
-      server.updatedAt = now;
-      if (failure) {
-        server.vmState = 'error';
-        server.taskState = null;
-        // nova-compute deallocates the ports of a failed build.
-        server.addresses = [];
-        server.fault = { ...failure(server), created: now };
-        return;
-      }
-      server.vmState = 'active';
-      server.taskState = null;
-      server.powerState = 1;
-      server.host = computeHost;
-      server.launchedAt = now;
+    const building = () => server.vmState === 'building' && server.taskState !== 'deleting';
+    const { bootDelayMs, scheduleDelayMs } = this.options;
+    const recheckDelayMs = Math.floor((bootDelayMs - scheduleDelayMs) / 2);
+    this.schedule(scheduleDelayMs, () => {
+      if (!building()) return;
+      server.taskState = 'spawning';
+      server.updatedAt = wholeSeconds();
+      this.schedule(recheckDelayMs, () => {
+        if (!building()) return;
+        const overQuota = this.recheckQuota(server);
+        if (overQuota) {
+          this.fail(server, { code: 413, message: overQuota, details: '' });
+          return;
+        }
+        if (outcome.kind === 'stuck') return;
+        this.schedule(bootDelayMs - scheduleDelayMs - recheckDelayMs, () => {
+          if (!building()) return;
+          if (outcome.kind === 'error') {
+            this.fail(server, outcome.fault);
+            return;
+          }
+          server.vmState = 'active';
+          server.taskState = null;
+          server.powerState = 1;
+          server.host = computeHost;
+          server.launchedAt = wholeSeconds();
+          server.updatedAt = server.launchedAt;
+        });
+      });
     });
+  }
+
+  private recheckQuota(server: ServerRecord): string | undefined {
+    const flavor = (id: string) => this.flavors.find((f) => f.id === id);
+    const f = flavor(server.flavorId);
+    if (!f) return undefined;
+    return recheck(this.quotas.limits(server.projectId), usageOf(this.serverRecords(), server.projectId, flavor), f);
+  }
+
+  private fail(server: ServerRecord, fault: Omit<Fault, 'created'>): void {
+    const now = wholeSeconds();
+    server.vmState = 'error';
+    server.taskState = null;
+    // nova-compute deallocates the ports of a failed build.
+    server.addresses = [];
+    server.fault = { ...fault, created: now };
+    server.updatedAt = now;
   }
 
   /** Nova answers 204 at once; the server shows task_state `deleting` until it is gone. */
@@ -362,9 +487,14 @@ export class SimState {
 
 export const defaultStateOptions: StateOptions = {
   bootDelayMs: 500,
+  scheduleDelayMs: 250,
   deleteDelayMs: 200,
   tokenTtlSeconds: 3600,
+  quota: unlimitedQuota,
   images: defaultImages,
   flavors: defaultFlavors,
   users: defaultUsers,
+  blockStorage: false,
+  volumes: [],
+  snapshots: [],
 };

@@ -16,8 +16,12 @@ const faultNames: Record<number, string> = {
   503: 'serviceUnavailable',
 };
 
-export function novaFault(code: number, message: string): SimResponse {
-  return { status: code, json: { [faultNames[code] ?? 'computeFault']: { code, message } } };
+export function novaFault(code: number, message: string, extra: Record<string, unknown> = {}): SimResponse {
+  return { status: code, json: { [faultNames[code] ?? 'computeFault']: { code, message, ...extra } } };
 }
 
 export const novaError = (code: number, message: string): HttpError => new HttpError(novaFault(code, message));
+
+/** The body of any Nova 500 that is not a NovaException: what an unexpected failure looks like. */
+export const novaUnexpected =
+  "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach the Nova API log if possible.\n<class 'Exception'>";
