@@ -9,7 +9,7 @@ import {
   OpenStackError,
   TokenCache,
   type ClientOptions,
-  type CloudCredentials,
+  type PasswordCredentials,
   type Server,
 } from '../src/openstack/index.js';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
@@ -32,7 +32,7 @@ afterAll(async () => {
   await sim?.close();
 });
 
-function demo(options: ClientOptions = {}, extra: Partial<CloudCredentials> = {}): OpenStackClient {
+function demo(options: ClientOptions = {}, extra: Partial<PasswordCredentials> = {}): OpenStackClient {
   const client = new OpenStackClient(
     { authUrl: sim.authUrlV3, username: 'demo', password: 'demo', projectName: 'demo', regionName: 'RegionOne', ...extra },
     options,
@@ -135,6 +135,16 @@ describe('identity', () => {
     }
   });
 
+  it('discovers v3 from the unversioned identity root', async () => {
+    const client = new OpenStackClient({ authUrl: `${sim.url}/identity`, username: 'demo', password: 'demo', projectName: 'demo' });
+    clients.push(client);
+    sim.clearRequests();
+    const session = await client.authenticate();
+    tokens.add(session.token);
+    expect(session.identityVersion).toBe('v3');
+    expect(sim.requests().map((r) => `${r.method} ${r.path}`)).toEqual(['GET /identity', 'POST /identity/v3/auth/tokens']);
+  });
+
   it('names what the catalog has when a region is wrong', async () => {
     const error = await failure(demo({}, { regionName: 'RegionTwo' }).compute.listServers());
     expect(error.kind).toBe('endpointNotFound');
@@ -190,6 +200,31 @@ describe('compute', () => {
     const pages = sim.requests().filter((r) => r.path.endsWith('/servers/detail'));
     expect(pages.length).toBe(3);
     await Promise.all(ids.map((c) => compute.deleteServer(c.id)));
+  });
+
+  it('negotiates the microversion, and refuses one above the cloud maximum before and on the wire', async () => {
+    expect(await demo({ clientVersion: '2.52' }).compute.negotiateMicroversion()).toMatchObject({ requested: '2.52', effective: '2.52', minVersion: '2.1' });
+    const tooNew = demo({ clientVersion: '2.999' }).compute;
+    const early = await failure(tooNew.negotiateMicroversion());
+    expect(early).toMatchObject({ kind: 'unsupportedVersion', operation: 'negotiateMicroversion' });
+    expect(early.message).toMatch(/compute microversion 2\.999 is not offered by this cloud, which serves 2\.1 to 2\.\d+/);
+    const onTheWire = await failure(tooNew.listServers());
+    expect(onTheWire).toMatchObject({ kind: 'unsupportedVersion', status: 406, retryable: false });
+  });
+
+  it('reads the console output of a running server, and encodes plain user_data', async () => {
+    const compute = demo({ clientVersion: '2.52' }).compute;
+    const created = await compute.createServer({ name: unique('console'), imageRef: IMAGE_ID, flavorRef: '1', networks: 'none', user_data: '#!/bin/sh\necho hi\n' });
+    await until(() => compute.getServer(created.id), (s) => s?.status === 'ACTIVE');
+    const tail = await compute.getConsoleOutput(created.id, { length: 2 });
+    expect(tail.split('\n')).toHaveLength(2);
+    expect((await compute.getConsoleOutput(created.id)).length).toBeGreaterThan(tail.length);
+    await compute.deleteServer(created.id);
+  });
+
+  it('refuses tags where the microversion cannot carry them', async () => {
+    const error = await failure(demo({ clientVersion: '2' }).compute.createServer({ name: unique('tags'), imageRef: IMAGE_ID, flavorRef: '1', tags: ['x'] }));
+    expect(error).toMatchObject({ kind: 'unsupportedVersion', operation: 'createServer' });
   });
 
   it('finds flavors by id and by name', async () => {

@@ -1,12 +1,10 @@
 // Unit-level tests of the OpenStack client over real HTTP, against tiny local servers that
 // answer with canned bodies as the real services send them (see shared/tools/openstack-notes.md).
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { catalogFromV2 } from '../src/openstack/catalog.js';
 import { parseRetryAfter } from '../src/openstack/errors.js';
-import { HttpClient } from '../src/openstack/http.js';
+import type { HttpClient } from '../src/openstack/http.js';
 import {
   endpointFor,
   isOpenStackError,
@@ -14,98 +12,21 @@ import {
   OpenStackError,
   TokenCache,
   type Catalog,
-  type CloudCredentials,
+  type PasswordCredentials,
 } from '../src/openstack/index.js';
+import {
+  client,
+  credentials,
+  FakeCloud,
+  fakeServer,
+  httpClient,
+  openStackError,
+  rejection,
+  runCleanups,
+  server,
+} from './support/fakeOpenStack.js';
 
-interface Recorded {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  headers: IncomingHttpHeaders;
-  body: string;
-  remotePort: number | undefined;
-}
-
-interface Reply {
-  status: number;
-  headers?: Record<string, string>;
-  /** Objects are sent as JSON, strings as they are. */
-  body?: unknown;
-}
-
-/** `undefined`: the handler answers itself through `res`, or never answers at all. */
-type Handler = (req: Recorded, res: ServerResponse) => Reply | undefined | Promise<Reply | undefined>;
-
-interface Fake {
-  url: string;
-  requests: Recorded[];
-  close(): Promise<void>;
-}
-
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function fakeServer(handler: Handler): Promise<Fake> {
-  const requests: Recorded[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://fake');
-      const recorded: Recorded = {
-        method: req.method ?? '',
-        path: url.pathname,
-        query: url.searchParams,
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString('utf8'),
-        remotePort: req.socket.remotePort,
-      };
-      requests.push(recorded);
-      void Promise.resolve(handler(recorded, res)).then((reply) => {
-        if (reply === undefined) return;
-        const text = typeof reply.body === 'string' ? reply.body : reply.body === undefined ? '' : JSON.stringify(reply.body);
-        const type = typeof reply.body === 'string' || reply.body === undefined ? {} : { 'content-type': 'application/json' };
-        res.writeHead(reply.status, { ...type, ...reply.headers });
-        res.end(text);
-      });
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const fake: Fake = {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-  cleanups.push(fake.close);
-  return fake;
-}
-
-function httpClient(timeoutMs?: number): HttpClient {
-  const http = new HttpClient({ timeoutMs });
-  cleanups.push(() => http.close());
-  return http;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
-
-async function openStackError(promise: Promise<unknown>): Promise<OpenStackError> {
-  const error = await rejection(promise);
-  if (!(error instanceof OpenStackError)) throw new Error(`expected an OpenStackError, got ${String(error)}`);
-  return error;
-}
+afterEach(runCleanups);
 
 function get(http: HttpClient, url: string, extra: { signal?: AbortSignal; secrets?: string[] } = {}) {
   return http.request({ service: 'compute', operation: 'getServer', method: 'GET', url, ...extra });
@@ -391,114 +312,6 @@ describe('catalog', () => {
   });
 });
 
-/**
- * A small Keystone + Nova + Glance on one port: enough to exercise authentication, the token
- * cache and the service modules. Tokens are `tok-1`, `tok-2`, ... in the order issued.
- */
-class FakeCloud {
-  fake!: Fake;
-  issued = 0;
-  valid = new Set<string>();
-  tokenLifetimeMs = 60 * 60_000;
-  authDelayMs = 0;
-  compute: (req: Recorded) => Reply = () => ({ status: 404, body: { itemNotFound: { code: 404, message: 'not here' } } });
-  image: (req: Recorded) => Reply = () => ({ status: 404, body: 'nothing' });
-
-  static async start(): Promise<FakeCloud> {
-    const cloud = new FakeCloud();
-    cloud.fake = await fakeServer((req) => cloud.handle(req));
-    return cloud;
-  }
-
-  get url(): string {
-    return this.fake.url;
-  }
-
-  tokenRequests(): Recorded[] {
-    return this.fake.requests.filter((req) => req.path.endsWith('/tokens'));
-  }
-
-  serviceRequests(prefix: string): Recorded[] {
-    return this.fake.requests.filter((req) => req.path.startsWith(prefix));
-  }
-
-  private async handle(req: Recorded): Promise<Reply> {
-    if (req.method === 'POST' && req.path.endsWith('/tokens')) {
-      if (this.authDelayMs) await new Promise((resolve) => setTimeout(resolve, this.authDelayMs));
-      const body = JSON.parse(req.body) as { auth: Record<string, unknown> };
-      if (JSON.stringify(body).includes('"wrong-password"')) {
-        return { status: 401, headers: { 'x-openstack-request-id': 'req-auth' }, body: { error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' } } };
-      }
-      const token = `tok-${++this.issued}`;
-      this.valid.add(token);
-      const expires = new Date(Date.now() + this.tokenLifetimeMs).toISOString().replace('Z', '000Z');
-      if (req.path.endsWith('/v2.0/tokens')) {
-        return {
-          status: 200,
-          body: {
-            access: {
-              token: { id: token, expires, issued_at: new Date().toISOString(), tenant: { id: 'p-1', name: 'demo', enabled: true } },
-              serviceCatalog: [
-                { type: 'compute', name: 'nova', endpoints: [{ region: 'RegionOne', publicURL: `${this.url}/compute/v2.1/p-1`, internalURL: `${this.url}/compute/v2.1/p-1`, adminURL: `${this.url}/compute/v2.1/p-1` }] },
-                { type: 'image', name: 'glance', endpoints: [{ region: 'RegionOne', publicURL: `${this.url}/image`, internalURL: `${this.url}/image`, adminURL: `${this.url}/image` }] },
-              ],
-              user: { id: 'u-1', name: 'demo' },
-            },
-          },
-        };
-      }
-      const endpoints = (url: string) => ['public', 'internal', 'admin'].map((iface) => ({ id: iface, interface: iface, region: 'RegionOne', region_id: 'RegionOne', url }));
-      return {
-        status: 201,
-        headers: { 'x-subject-token': token, 'x-openstack-request-id': `req-token-${this.issued}` },
-        body: {
-          token: {
-            methods: ['password'],
-            user: { id: 'u-1', name: 'demo', domain: { id: 'default', name: 'Default' } },
-            project: { id: 'p-1', name: 'demo', domain: { id: 'default', name: 'Default' } },
-            expires_at: expires,
-            issued_at: new Date().toISOString(),
-            catalog: [
-              { type: 'identity', name: 'keystone', id: 'k', endpoints: endpoints(`${this.url}/identity/v3`) },
-              { type: 'compute', name: 'nova', id: 'n', endpoints: endpoints(`${this.url}/compute/v2.1`) },
-              { type: 'image', name: 'glance', id: 'g', endpoints: endpoints(`${this.url}/image`) },
-            ],
-          },
-        },
-      };
-    }
-    if (!this.valid.has(String(req.headers['x-auth-token']))) {
-      return { status: 401, headers: { 'www-authenticate': `Keystone uri="${this.url}/identity"` }, body: { error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' } } };
-    }
-    if (req.path.startsWith('/compute')) return this.compute(req);
-    if (req.path.startsWith('/image')) return this.image(req);
-    return { status: 404, body: 'no such service' };
-  }
-}
-
-function credentials(cloud: FakeCloud, extra: Partial<CloudCredentials> = {}): CloudCredentials {
-  return { authUrl: `${cloud.url}/identity/v3`, username: 'demo', password: 'pa55-w0rd', projectName: 'demo', ...extra };
-}
-
-function client(creds: CloudCredentials, options: ConstructorParameters<typeof OpenStackClient>[1] = {}): OpenStackClient {
-  const created = new OpenStackClient(creds, options);
-  cleanups.push(() => created.close());
-  return created;
-}
-
-const server = (id: string, extra: Record<string, unknown> = {}) => ({
-  id,
-  name: `vm-${id}`,
-  status: 'ACTIVE',
-  tenant_id: 'p-1',
-  metadata: {},
-  created: '2026-11-27T22:35:14Z',
-  updated: '2026-11-27T22:35:15Z',
-  addresses: {},
-  'OS-EXT-STS:task_state': null,
-  ...extra,
-});
-
 describe('keystone', () => {
   it('authenticates with v3 password, user and project by name in domain Default', async () => {
     const cloud = await FakeCloud.start();
@@ -516,9 +329,9 @@ describe('keystone', () => {
     expect(endpointFor(session.catalog, 'compute')).toBe(`${cloud.url}/compute/v2.1`);
   });
 
-  it('uses ids when given, and /v3 under an auth URL without a version', async () => {
+  it('uses ids when given', async () => {
     const cloud = await FakeCloud.start();
-    await client(credentials(cloud, { authUrl: `${cloud.url}/identity/`, userId: 'u-1', projectId: 'p-1', projectName: undefined })).authenticate();
+    await client(credentials(cloud, { userId: 'u-1', projectId: 'p-1', projectName: undefined })).authenticate();
     const [request] = cloud.tokenRequests();
     expect(request?.path).toBe('/identity/v3/auth/tokens');
     expect(JSON.parse(request?.body ?? '')).toEqual({
@@ -640,7 +453,7 @@ describe('keystone', () => {
   });
 
   it('refuses unusable settings before sending anything', () => {
-    const base: CloudCredentials = { authUrl: 'http://keystone:5000/v3', username: 'u', password: 'p', projectName: 'x' };
+    const base: PasswordCredentials = { authUrl: 'http://keystone:5000/v3', username: 'u', password: 'p', projectName: 'x' };
     expect(() => new OpenStackClient({ ...base, authUrl: 'keystone:5000' })).toThrow(/authUrl 'keystone:5000' must be an http or https URL/);
     expect(() => new OpenStackClient({ ...base, authUrl: 'not a url' })).toThrow(/not a valid URL/);
     expect(() => new OpenStackClient({ ...base, authUrl: 'http://keystone:5000/v4' })).toThrow(/other than v3 or v2.0/);

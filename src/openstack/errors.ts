@@ -18,6 +18,7 @@ export type OpenStackErrorKind =
   | 'notFound' // 404, or a name lookup that matched nothing
   | 'ambiguous' // a name lookup that matched more than one resource
   | 'conflict' // 409
+  | 'unsupportedVersion' // 406, or an API or microversion the cloud does not offer
   | 'server' // 5xx
   | 'http' // any other non-2xx status
   | 'invalidResponse' // a 2xx answer we cannot use (not JSON, fields missing)
@@ -149,6 +150,8 @@ function kindForStatus(status: number, message: string | undefined): OpenStackEr
       return 'forbidden';
     case 404:
       return 'notFound';
+    case 406: // Nova and Cinder: "Version 2.99 is not supported by the API. Minimum is 2.1 and maximum is 2.93."
+      return 'unsupportedVersion';
     case 408:
       return 'timeout';
     case 409:

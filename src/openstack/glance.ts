@@ -52,7 +52,11 @@ export interface ImageFilters {
   marker?: string;
   /** e.g. `created_at:desc,name:asc`. */
   sort?: string;
+  /** Custom properties that must match exactly, e.g. `{ os_distro: 'debian' }`. */
+  properties?: Readonly<Record<string, string>>;
 }
+
+const FILTER_KEYS = new Set(['name', 'status', 'visibility', 'tag', 'owner', 'limit', 'marker', 'sort', 'sort_key', 'sort_dir', 'member_status']);
 
 /** Glance, the image service (API v2). */
 export class ImageApi {
@@ -76,7 +80,10 @@ export class ImageApi {
 
   /** `GET /v2/images`, following `next` to the last page. */
   async listImages(filters: ImageFilters = {}, options: CallOptions = {}): Promise<Image[]> {
+    const clash = Object.keys(filters.properties ?? {}).find((key) => FILTER_KEYS.has(key));
+    if (clash !== undefined) throw new RangeError(`image property filter '${clash}' collides with Glance's own '${clash}' filter`);
     const query: Query = {
+      ...filters.properties,
       name: filters.name,
       status: filters.status,
       visibility: filters.visibility,

@@ -11,6 +11,10 @@ export interface HttpOptions {
   /** Per call: connect, response headers, each body chunk, and the whole exchange (clouds.yaml `api_timeout`). */
   timeoutMs?: number;
   userAgent?: string;
+  /** PEM certificates to trust instead of Node's bundled CAs (clouds.yaml `cacert`, read from its file). */
+  ca?: string;
+  /** Accept any TLS certificate (clouds.yaml `verify: false`): anyone on the path can read the tokens. */
+  insecure?: boolean;
 }
 
 export type QueryValue = string | number | boolean | readonly string[] | undefined;
@@ -28,6 +32,8 @@ export interface HttpRequest {
   signal?: AbortSignal;
   /** Values (token, password) that must never show up in an error built from this exchange. */
   secrets?: readonly string[];
+  /** Non-2xx statuses that are answers, not errors (Keystone's version list comes as 300). */
+  okStatuses?: readonly number[];
 }
 
 export interface HttpResponse {
@@ -67,7 +73,11 @@ export class HttpClient {
     this.agent = new Agent({
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
-      connect: { timeout: this.timeoutMs },
+      connect: {
+        timeout: this.timeoutMs,
+        ...(options.ca === undefined ? {} : { ca: options.ca }),
+        ...(options.insecure ? { rejectUnauthorized: false } : {}),
+      },
     });
   }
 
@@ -100,7 +110,7 @@ export class HttpClient {
       throw transportError(context, error, req.signal, deadline, this.timeoutMs);
     }
 
-    if (status < 200 || status >= 300) {
+    if ((status < 200 || status >= 300) && !req.okStatuses?.includes(status)) {
       throw httpError(context, { status, headers: responseHeaders, body: text });
     }
     const requestId = requestIdOf(responseHeaders);

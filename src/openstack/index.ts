@@ -8,6 +8,21 @@ export {
   type EndpointQuery,
   type ServiceType,
 } from './catalog.js';
+export { BlockStorageApi, type Volume, type VolumeSnapshot } from './cinder.js';
+export {
+  checkCredentials,
+  secretsOf,
+  tokenCacheKey,
+  type ApplicationCredentialCredentials,
+  type AuthType,
+  type CloudConnection,
+  type CloudCredentials,
+  type IdentityVersion,
+  type PasswordCredentials,
+  type ProjectScope,
+  type TokenCredentials,
+  type UserRef,
+} from './credentials.js';
 export {
   isOpenStackError,
   OpenStackError,
@@ -23,28 +38,31 @@ export {
   type ImageVisibility,
 } from './glance.js';
 export { DEFAULT_TIMEOUT_MS, DEFAULT_USER_AGENT } from './http.js';
+export { Session, type CallOptions, type SessionSummary } from './keystone.js';
 export {
-  Session,
-  TokenCache,
-  tokenCacheKey,
-  type CallOptions,
-  type CloudCredentials,
-  type IdentityVersion,
-  type SessionSummary,
-  type TokenCacheOptions,
-} from './keystone.js';
-export {
-  ComputeApi,
-  type BlockDeviceMapping,
-  type ComputeVersion,
-  type CreatedServer,
-  type CreateServerOptions,
-  type Flavor,
-  type Server,
-  type ServerAddress,
-  type ServerCreate,
-  type ServerFault,
-  type ServerFilters,
-  type ServerNetworks,
-  type ServerStatus,
-} from './nova.js';
+  checkMicroversion,
+  microversionAtLeast,
+  parseClientVersion,
+  type ClientVersion,
+} from './microversion.js';
+export { NetworkApi, type Network } from './neutron.js';
+export { asBase64, ComputeApi, serversThatFit } from './nova.js';
+export type {
+  AbsoluteLimits,
+  BlockDeviceMapping,
+  ComputeLimits,
+  ComputeVersion,
+  ConsoleOutputOptions,
+  CreatedServer,
+  CreateServerOptions,
+  Flavor,
+  NegotiatedMicroversion,
+  Server,
+  ServerAddress,
+  ServerCreate,
+  ServerFault,
+  ServerFilters,
+  ServerNetworks,
+  ServerStatus,
+} from './novaTypes.js';
+export { TokenCache, type TokenCacheOptions } from './tokenCache.js';

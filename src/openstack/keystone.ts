@@ -1,31 +1,26 @@
 import { inspect } from 'node:util';
-import { catalogFromV2, catalogFromV3, type Catalog, type EndpointInterface } from './catalog.js';
+import { catalogFromV2, catalogFromV3, type Catalog } from './catalog.js';
+import {
+  checkCredentials,
+  secretsOf,
+  tokenCacheKey,
+  v2Problem,
+  type ApplicationCredentialCredentials,
+  type CloudCredentials,
+  type IdentityVersion,
+  type PasswordCredentials,
+  type ProjectScope,
+  type TokenCredentials,
+  type UserRef,
+} from './credentials.js';
+import { resolveTokenEndpoint, type TokenEndpoint } from './discovery.js';
 import { header, isRecord, OpenStackError } from './errors.js';
 import type { HttpClient, HttpResponse } from './http.js';
-
-export interface CloudCredentials {
-  authUrl: string;
-  username: string;
-  password: string;
-  /** Identity v3 only: authenticate by user id instead of name and domain. */
-  userId?: string;
-  projectName?: string;
-  projectId?: string;
-  /** Defaults to `Default` when neither the name nor the id is given. */
-  userDomainName?: string;
-  userDomainId?: string;
-  /** Defaults to `Default` when neither the name nor the id is given. */
-  projectDomainName?: string;
-  projectDomainId?: string;
-  regionName?: string;
-  interface?: EndpointInterface;
-}
+import type { TokenCache } from './tokenCache.js';
 
 export interface CallOptions {
   signal?: AbortSignal;
 }
-
-export type IdentityVersion = 'v3' | 'v2.0';
 
 export interface SessionSummary {
   expiresAt: string;
@@ -64,79 +59,71 @@ export class Session {
   }
 }
 
-export interface TokenEndpoint {
-  version: IdentityVersion;
-  url: string;
-}
-
 /**
- * The auth URL's version suffix picks the API; without one we assume v3 at `{authUrl}/v3`
- * (Keystone has served v3 since Grizzly; version discovery is not done yet).
+ * One authentication against Keystone. Prefer `Authenticator`, which caches; its shared login
+ * takes no caller's signal, so neither does this (the HTTP deadline still applies).
  */
-export function tokenEndpoint(authUrl: string): TokenEndpoint {
-  let parsed: URL;
-  try {
-    parsed = new URL(authUrl);
-  } catch {
-    throw new RangeError(`authUrl '${authUrl}' is not a valid URL`);
+export async function authenticate(http: HttpClient, credentials: CloudCredentials, endpoint: TokenEndpoint): Promise<Session> {
+  const problem = endpoint.version === 'v2.0' ? v2Problem(credentials) : undefined;
+  if (problem) {
+    throw new OpenStackError(
+      { kind: 'unsupportedVersion', service: 'identity', operation: 'authenticate', url: endpoint.url, retryable: false },
+      `${credentials.authUrl} offers identity v2.0 only, and ${problem}`,
+    );
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new RangeError(`authUrl '${authUrl}' must be an http or https URL`);
-  }
-  const base = authUrl.replace(/\/+$/, '');
-  if (/\/v3$/.test(base)) return { version: 'v3', url: `${base}/auth/tokens` };
-  if (/\/v2\.0$/.test(base)) return { version: 'v2.0', url: `${base}/tokens` };
-  if (/\/v\d+(\.\d+)?$/.test(base)) {
-    throw new RangeError(`authUrl '${authUrl}' names an identity API version other than v3 or v2.0`);
-  }
-  return { version: 'v3', url: `${base}/v3/auth/tokens` };
-}
-
-/** Throws a RangeError naming the setting that cannot work. */
-export function checkCredentials(credentials: CloudCredentials): TokenEndpoint {
-  const endpoint = tokenEndpoint(credentials.authUrl);
-  if (endpoint.version === 'v2.0' && credentials.userId) {
-    throw new RangeError('userId needs identity v3; identity v2.0 authenticates by username');
-  }
-  // Servers live in projects: an unscoped token has no catalog to find Nova with.
-  if (!credentials.projectId && !credentials.projectName) {
-    throw new RangeError('a project scope is required: set projectName (with its domain) or projectId');
-  }
-  return endpoint;
-}
-
-/**
- * One password authentication against Keystone. Prefer `Authenticator`, which caches; its shared
- * login takes no caller's signal, so neither does this (the HTTP deadline still applies).
- */
-export async function passwordAuth(http: HttpClient, credentials: CloudCredentials): Promise<Session> {
-  const endpoint = checkCredentials(credentials);
   const response = await http.request({
     service: 'identity',
     operation: 'authenticate',
     method: 'POST',
     url: endpoint.url,
-    json: endpoint.version === 'v3' ? v3Body(credentials) : v2Body(credentials),
-    secrets: [credentials.password],
+    json: requestBody(credentials, endpoint.version),
+    secrets: secretsOf(credentials),
   });
   return endpoint.version === 'v3' ? v3Session(endpoint.url, response) : v2Session(endpoint.url, response);
 }
 
-function v3Body(credentials: CloudCredentials): unknown {
-  const user = credentials.userId
-    ? { id: credentials.userId, password: credentials.password }
-    : { name: credentials.username, domain: domainRef(credentials.userDomainId, credentials.userDomainName), password: credentials.password };
-  const project = credentials.projectId
-    ? { id: credentials.projectId }
-    : { name: credentials.projectName, domain: domainRef(credentials.projectDomainId, credentials.projectDomainName) };
-  return { auth: { identity: { methods: ['password'], password: { user } }, scope: { project } } };
+function requestBody(credentials: CloudCredentials, version: IdentityVersion): unknown {
+  switch (credentials.authType) {
+    case 'v3applicationcredential':
+      return applicationCredentialBody(credentials);
+    case 'v3token':
+      return tokenBody(credentials);
+    default:
+      return version === 'v3' ? v3PasswordBody(credentials) : v2PasswordBody(credentials);
+  }
+}
+
+function v3PasswordBody(credentials: PasswordCredentials): unknown {
+  const user = { ...userRef(credentials), password: credentials.password };
+  return { auth: { identity: { methods: ['password'], password: { user } }, scope: { project: projectRef(credentials) } } };
+}
+
+/** No scope: an application credential is bound to its project, and Keystone refuses a scope with it. */
+function applicationCredentialBody(credentials: ApplicationCredentialCredentials): unknown {
+  const secret = credentials.applicationCredentialSecret;
+  const applicationCredential = credentials.applicationCredentialId
+    ? { id: credentials.applicationCredentialId, secret }
+    : { name: credentials.applicationCredentialName, secret, user: userRef(credentials) };
+  return { auth: { identity: { methods: ['application_credential'], application_credential: applicationCredential } } };
+}
+
+function tokenBody(credentials: TokenCredentials): unknown {
+  return { auth: { identity: { methods: ['token'], token: { id: credentials.token } }, scope: { project: projectRef(credentials) } } };
+}
+
+function userRef(user: UserRef): { id: string } | { name: string | undefined; domain: { id: string } | { name: string } } {
+  return user.userId ? { id: user.userId } : { name: user.username, domain: domainRef(user.userDomainId, user.userDomainName) };
+}
+
+function projectRef(scope: ProjectScope): { id: string } | { name: string | undefined; domain: { id: string } | { name: string } } {
+  return scope.projectId ? { id: scope.projectId } : { name: scope.projectName, domain: domainRef(scope.projectDomainId, scope.projectDomainName) };
 }
 
 function domainRef(id: string | undefined, name: string | undefined): { id: string } | { name: string } {
   return id ? { id } : { name: name ?? 'Default' };
 }
 
-function v2Body(credentials: CloudCredentials): unknown {
+function v2PasswordBody(credentials: PasswordCredentials): unknown {
   const auth: Record<string, unknown> = {
     passwordCredentials: { username: credentials.username, password: credentials.password },
   };
@@ -201,113 +188,10 @@ function invalid(url: string, response: HttpResponse, detail: string): never {
   );
 }
 
-/** Cache key: one token per cloud, user and scope. It names no secret. */
-export function tokenCacheKey(credentials: CloudCredentials): string {
-  const user = credentials.userId
-    ? `user-id:${credentials.userId}`
-    : `user:${credentials.userDomainId ?? credentials.userDomainName ?? 'Default'}/${credentials.username}`;
-  const scope = credentials.projectId
-    ? `project-id:${credentials.projectId}`
-    : `project:${credentials.projectDomainId ?? credentials.projectDomainName ?? 'Default'}/${credentials.projectName}`;
-  return `${credentials.authUrl.replace(/\/+$/, '')} ${user} ${scope}`;
-}
-
-export interface TokenCacheOptions {
-  /** Re-authenticate this long before expiry (default 5 minutes, at most half the token's lifetime). */
-  refreshMarginMs?: number;
-  now?: () => number;
-}
-
-interface CacheEntry {
-  session?: Session;
-  obtainedAt?: number;
-  pending?: Promise<Session>;
-}
-
-/**
- * In-process token cache. Concurrent callers for one key share a single authentication, so a
- * burst of activities after a restart sends Keystone one request, not one per activity.
- */
-export class TokenCache {
-  private readonly entries = new Map<string, CacheEntry>();
-  private readonly refreshMarginMs: number;
-  private readonly now: () => number;
-
-  constructor(options: TokenCacheOptions = {}) {
-    this.refreshMarginMs = options.refreshMarginMs ?? 5 * 60_000;
-    this.now = options.now ?? Date.now;
-  }
-
-  /**
-   * A fresh session for `key`, from the cache or from `login`. The shared login runs without
-   * any one caller's signal (cancelling one caller must not fail the others); `signal` only
-   * stops this caller's wait.
-   */
-  async get(key: string, login: () => Promise<Session>, signal?: AbortSignal): Promise<Session> {
-    signal?.throwIfAborted();
-    let entry = this.entries.get(key);
-    if (entry?.session && entry.obtainedAt !== undefined && this.isFresh(entry.session, entry.obtainedAt)) return entry.session;
-    if (!entry) {
-      entry = {};
-      this.entries.set(key, entry);
-    }
-    const current = entry;
-    current.pending ??= login()
-      .then((session) => {
-        current.session = session;
-        current.obtainedAt = this.now();
-        return session;
-      })
-      .finally(() => {
-        current.pending = undefined;
-      });
-    return abortable(current.pending, signal);
-  }
-
-  /**
-   * Forget `token` after a service rejected it. Only that token: another caller may already have
-   * replaced it with a new one, which must survive.
-   */
-  invalidate(key: string, token: string): void {
-    const entry = this.entries.get(key);
-    if (entry?.session?.token === token) {
-      entry.session = undefined;
-      entry.obtainedAt = undefined;
-    }
-  }
-
-  clear(): void {
-    this.entries.clear();
-  }
-
-  private isFresh(session: Session, obtainedAt: number): boolean {
-    const expiresAt = session.expiresAt.getTime();
-    const margin = Math.min(this.refreshMarginMs, (expiresAt - obtainedAt) / 2);
-    return this.now() < expiresAt - margin;
-  }
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
 /** Authentication for one set of credentials, through a (possibly shared) token cache. */
 export class Authenticator {
   readonly cacheKey: string;
+  private endpoint: TokenEndpoint | undefined;
 
   constructor(
     private readonly http: HttpClient,
@@ -320,10 +204,16 @@ export class Authenticator {
   }
 
   session(options: CallOptions = {}): Promise<Session> {
-    return this.cache.get(this.cacheKey, () => passwordAuth(this.http, this.credentials), options.signal);
+    return this.cache.get(this.cacheKey, () => this.login(), options.signal);
   }
 
   invalidate(session: Session): void {
     this.cache.invalidate(this.cacheKey, session.token);
+  }
+
+  private async login(): Promise<Session> {
+    // Discovered once: a cloud does not drop an identity version between two logins.
+    this.endpoint ??= await resolveTokenEndpoint(this.http, this.credentials.authUrl, this.credentials.identityVersion);
+    return authenticate(this.http, this.credentials, this.endpoint);
   }
 }

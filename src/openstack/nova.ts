@@ -1,161 +1,26 @@
 import { isOpenStackError, isRecord, OpenStackError } from './errors.js';
 import type { HttpResponse, Query } from './http.js';
 import type { CallOptions, Session } from './keystone.js';
+import { checkMicroversion, compareMicroversions, requireMicroversion } from './microversion.js';
+import type {
+  AbsoluteLimits,
+  ComputeLimits,
+  ComputeVersion,
+  ConsoleOutputOptions,
+  CreatedServer,
+  CreateServerOptions,
+  Flavor,
+  NegotiatedMicroversion,
+  Server,
+  ServerCreate,
+  ServerFilters,
+} from './novaTypes.js';
 import type { ServiceConnection, ServiceRequest } from './service.js';
-
-export type ServerStatus =
-  | 'ACTIVE'
-  | 'BUILD'
-  | 'DELETED'
-  | 'ERROR'
-  | 'HARD_REBOOT'
-  | 'MIGRATING'
-  | 'PASSWORD'
-  | 'PAUSED'
-  | 'REBOOT'
-  | 'REBUILD'
-  | 'RESCUE'
-  | 'RESIZE'
-  | 'REVERT_RESIZE'
-  | 'SHELVED'
-  | 'SHELVED_OFFLOADED'
-  | 'SHUTOFF'
-  | 'SOFT_DELETED'
-  | 'SUSPENDED'
-  | 'UNKNOWN'
-  | 'VERIFY_RESIZE';
-
-export interface ServerFault {
-  code: number;
-  message: string;
-  /** Only for admins, or for non-500 faults. */
-  details?: string;
-  created: string;
-}
-
-export interface ServerAddress {
-  addr: string;
-  version: 4 | 6;
-  'OS-EXT-IPS:type'?: 'fixed' | 'floating';
-  'OS-EXT-IPS-MAC:mac_addr'?: string;
-}
-
-/** The fields of a server that this project reads; Nova sends more. */
-export interface Server {
-  id: string;
-  name: string;
-  status: ServerStatus;
-  tenant_id: string;
-  user_id?: string;
-  metadata: Record<string, string>;
-  /** Microversion 2.26 and later. */
-  tags?: string[];
-  /** Present when the server is in ERROR (or was, for some faults). */
-  fault?: ServerFault;
-  created: string;
-  updated: string;
-  'OS-EXT-STS:task_state'?: string | null;
-  'OS-EXT-STS:vm_state'?: string;
-  addresses: Record<string, ServerAddress[]>;
-}
-
-export interface BlockDeviceMapping {
-  boot_index?: number | null;
-  uuid?: string;
-  source_type: 'image' | 'volume' | 'snapshot' | 'blank';
-  destination_type?: 'local' | 'volume';
-  volume_size?: number;
-  delete_on_termination?: boolean;
-  device_name?: string;
-  volume_type?: string;
-  tag?: string;
-}
-
-export type ServerNetworks = 'none' | 'auto' | { uuid?: string; port?: string; fixed_ip?: string; tag?: string }[];
-
-/** The `server` object of `POST /servers`. Unlisted keys (a worker's `nova_args`) are sent as given. */
-export interface ServerCreate {
-  name: string;
-  flavorRef: string;
-  imageRef?: string;
-  /** Required from microversion 2.37 on. */
-  networks?: ServerNetworks;
-  metadata?: Record<string, string>;
-  /** Microversion 2.52 and later. */
-  tags?: string[];
-  block_device_mapping_v2?: BlockDeviceMapping[];
-  key_name?: string;
-  /** Base64-encoded. */
-  user_data?: string;
-  availability_zone?: string;
-  security_groups?: { name: string }[];
-  config_drive?: boolean;
-  description?: string;
-  [novaArg: string]: unknown;
-}
-
-export interface CreateServerOptions extends CallOptions {
-  /** Sent as the top-level `os:scheduler_hints`. */
-  schedulerHints?: Record<string, unknown>;
-}
-
-export interface CreatedServer {
-  id: string;
-  /** The generated root password: a secret, keep it out of logs and workflow history. */
-  adminPass?: string;
-}
-
-export interface ServerFilters {
-  /** Nova matches this as a regular expression, not literally: anchor and escape it for an exact name. */
-  name?: string;
-  status?: ServerStatus;
-  /** Servers carrying all of these tags (microversion 2.26 and later). */
-  tags?: readonly string[];
-  /** Servers carrying any of these tags (microversion 2.26 and later). */
-  tagsAny?: readonly string[];
-  /** Servers changed since then, deleted ones included (as status DELETED). */
-  changesSince?: string | Date;
-  /** Page size; all pages are read either way. */
-  limit?: number;
-  /** Start after this server id. */
-  marker?: string;
-  /** Admin only: servers of every project. */
-  allTenants?: boolean;
-}
-
-export interface Flavor {
-  id: string;
-  name: string;
-  vcpus: number;
-  ram: number;
-  disk: number;
-  /** `""` for no swap before microversion 2.75. */
-  swap: number | '';
-  'OS-FLV-EXT-DATA:ephemeral'?: number;
-  'os-flavor-access:is_public'?: boolean;
-  description?: string | null;
-  extra_specs?: Record<string, string>;
-}
-
-export interface ComputeVersion {
-  id: string;
-  status: string;
-  /** Undefined when the API has no microversions (legacy v2). */
-  minVersion: string | undefined;
-  maxVersion: string | undefined;
-}
-
-/** `2.N` or `latest`; `2.latest` looks plausible but Nova refuses it with a 400. */
-export function checkMicroversion(microversion: string): string {
-  if (!/^(\d+\.\d+|latest)$/.test(microversion)) {
-    throw new RangeError(`microversion '${microversion}' is not of the form '2.N' or 'latest'`);
-  }
-  return microversion;
-}
 
 /** Nova, the compute service. */
 export class ComputeApi {
   private readonly versionHeaders: Record<string, string>;
+  private negotiated: NegotiatedMicroversion | undefined;
 
   constructor(
     private readonly connection: ServiceConnection,
@@ -173,7 +38,9 @@ export class ComputeApi {
   }
 
   async createServer(server: ServerCreate, options: CreateServerOptions = {}): Promise<CreatedServer> {
-    const json: Record<string, unknown> = { server };
+    if (server.tags !== undefined) requireMicroversion(this.microversion, '2.52', 'server tags at create', 'createServer');
+    const body: ServerCreate = server.user_data === undefined ? server : { ...server, user_data: asBase64(server.user_data) };
+    const json: Record<string, unknown> = { server: body };
     if (options.schedulerHints) json['os:scheduler_hints'] = options.schedulerHints;
     const response = await this.call({
       operation: 'createServer',
@@ -187,7 +54,7 @@ export class ComputeApi {
     return typeof created.adminPass === 'string' ? { id: created.id, adminPass: created.adminPass } : { id: created.id };
   }
 
-  /** Undefined when Nova answers 404 (never existed, or deleted and purged). */
+  /** Undefined when Nova answers 404 (never existed, or deleted and purged). A server in ERROR carries its `fault`. */
   async getServer(id: string, options: CallOptions = {}): Promise<Server | undefined> {
     try {
       const response = await this.call({
@@ -205,6 +72,9 @@ export class ComputeApi {
 
   /** `GET /servers/detail`, every page. */
   async listServers(filters: ServerFilters = {}, options: CallOptions = {}): Promise<Server[]> {
+    if (filters.tags !== undefined || filters.tagsAny !== undefined) {
+      requireMicroversion(this.microversion, '2.26', 'tag filters', 'listServers');
+    }
     const query: Query = {
       name: filters.name,
       status: filters.status,
@@ -234,7 +104,25 @@ export class ComputeApi {
     }
   }
 
-  /** By id first, then by exact name among the flavors visible to the project. */
+  /** The server's console log (the tail of it with `length`); Nova answers 409 while the server is not running. */
+  async getConsoleOutput(id: string, options: ConsoleOutputOptions = {}): Promise<string> {
+    const response = await this.call({
+      operation: 'getConsoleOutput',
+      method: 'POST',
+      url: (endpoint) => `${endpoint}/servers/${encodeURIComponent(id)}/action`,
+      json: { 'os-getConsoleOutput': options.length === undefined ? {} : { length: options.length } },
+      signal: options.signal,
+    });
+    const output = isRecord(response.body) ? response.body.output : undefined;
+    if (typeof output !== 'string') invalid('getConsoleOutput', response, 'expected an "output" string');
+    return output;
+  }
+
+  /**
+   * By id first, then by exact name. The name lookup asks for private flavors too
+   * (`is_public=None`, as openstacksdk does): admins then see every flavor, other users see the
+   * public ones and the private ones shared with their project, as without the parameter.
+   */
   async getFlavor(idOrName: string, options: CallOptions = {}): Promise<Flavor> {
     try {
       const response = await this.call({
@@ -247,7 +135,7 @@ export class ComputeApi {
     } catch (error) {
       if (!isOpenStackError(error, 'notFound')) throw error;
     }
-    const pages = await this.allPages('getFlavor', '/flavors/detail', 'flavors', {}, undefined, options);
+    const pages = await this.allPages('getFlavor', '/flavors/detail', 'flavors', { is_public: 'None' }, undefined, options);
     const matches = pages.flatMap((page) =>
       page.items.filter((item) => isRecord(item) && item.name === idOrName).map((item) => flavorOf(page.response, item)),
     );
@@ -267,9 +155,24 @@ export class ComputeApi {
     return only;
   }
 
-  /** The microversion range, from the version document at the compute root. */
+  /** The project's absolute limits and usage, for a quota check before creating. */
+  async getLimits(options: CallOptions = {}): Promise<ComputeLimits> {
+    const response = await this.call({ operation: 'getLimits', method: 'GET', url: (endpoint) => `${endpoint}/limits`, signal: options.signal });
+    const limits = isRecord(response.body) && isRecord(response.body.limits) ? response.body.limits : undefined;
+    if (!limits || !isRecord(limits.absolute)) invalid('getLimits', response, 'expected "limits.absolute"');
+    const absolute: AbsoluteLimits = {};
+    for (const [name, value] of Object.entries(limits.absolute)) {
+      if (typeof value === 'number') absolute[name] = value;
+    }
+    return { absolute };
+  }
+
+  /**
+   * The microversion range, from the version document at the compute root. Asked without a
+   * version header: Nova negotiates it there too and answers 406 to one it does not serve.
+   */
   async versionInfo(options: CallOptions = {}): Promise<ComputeVersion> {
-    const response = await this.call({
+    const response = await this.connection.request({
       operation: 'versionInfo',
       method: 'GET',
       url: (endpoint, session) => `${versionRoot(endpoint, session)}/`,
@@ -284,6 +187,30 @@ export class ComputeApi {
       minVersion: text(version.min_version),
       maxVersion: text(version.version),
     };
+  }
+
+  /**
+   * Checks that the cloud serves this client's microversion, so that a too-new `client_version`
+   * fails once, early and clearly, rather than as a 406 on every call. Remembered once it passes.
+   */
+  async negotiateMicroversion(options: CallOptions = {}): Promise<NegotiatedMicroversion> {
+    if (this.negotiated) return this.negotiated;
+    const info = await this.versionInfo(options);
+    const requested = this.microversion;
+    const refuse = (detail: string): never => {
+      throw new OpenStackError({ kind: 'unsupportedVersion', service: 'compute', operation: 'negotiateMicroversion', retryable: false }, detail);
+    };
+    if (info.minVersion === undefined || info.maxVersion === undefined) {
+      // A legacy v2 endpoint: only the base API, and no header to ask for more.
+      if (requested !== undefined) refuse(`compute microversion ${requested} was asked for, but this cloud's compute API (${info.id}) has no microversions`);
+      return (this.negotiated = { requested, effective: '2.0', minVersion: '2.0', maxVersion: '2.0' });
+    }
+    const { minVersion, maxVersion } = info;
+    const effective = requested === undefined ? minVersion : requested === 'latest' ? maxVersion : requested;
+    if (compareMicroversions(effective, minVersion) < 0 || compareMicroversions(effective, maxVersion) > 0) {
+      refuse(`compute microversion ${effective} is not offered by this cloud, which serves ${minVersion} to ${maxVersion}; set client_version to one in that range`);
+    }
+    return (this.negotiated = { requested, effective, minVersion, maxVersion });
   }
 
   private call(req: ServiceRequest): Promise<HttpResponse> {
@@ -333,6 +260,30 @@ export class ComputeApi {
       marker = next;
     }
   }
+}
+
+/**
+ * How many more servers of this flavor the project's quota allows (Infinity when unlimited).
+ * A usage value Nova did not send counts as zero.
+ */
+export function serversThatFit(limits: ComputeLimits, flavor?: Pick<Flavor, 'vcpus' | 'ram'>): number {
+  const { absolute } = limits;
+  const room = (max: number | undefined, used: number | undefined, each: number): number => {
+    if (max === undefined || max < 0 || each <= 0) return Infinity;
+    return Math.max(0, Math.floor((max - (used ?? 0)) / each));
+  };
+  return Math.min(
+    room(absolute.maxTotalInstances, absolute.totalInstancesUsed, 1),
+    flavor ? room(absolute.maxTotalCores, absolute.totalCoresUsed, flavor.vcpus) : Infinity,
+    flavor ? room(absolute.maxTotalRAMSize, absolute.totalRAMUsed, flavor.ram) : Infinity,
+  );
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Nova decodes `user_data` as base64 and refuses anything else with a 400. */
+export function asBase64(userData: string): string {
+  return BASE64.test(userData) ? userData : Buffer.from(userData, 'utf8').toString('base64');
 }
 
 function nextMarker(links: unknown): string | undefined {
