@@ -1,0 +1,30 @@
+import { cancellationSignal } from '@temporalio/activity';
+import type { CloudRegistry } from './cloudRegistry.js';
+import { cloudCall } from './failures.js';
+
+export interface AuthenticateInput {
+  workerName: string;
+}
+
+/** What history may know about a session: never the token itself. */
+export interface AuthenticateResult {
+  projectId: string;
+  expiresAt: string;
+  /** The compute microversion in use, once the cloud has said it serves the one asked for. */
+  computeMicroversion?: string;
+}
+
+/**
+ * Logs in (or reuses this process's token) and checks that the cloud serves the compute API
+ * version the worker asks for, so that a client_version too new for the cloud fails here, once,
+ * with a clear message, before any server exists.
+ */
+export function authenticateActivity(clouds: CloudRegistry) {
+  return async function authenticate({ workerName }: AuthenticateInput): Promise<AuthenticateResult> {
+    const client = clouds.forWorker(workerName);
+    const options = { signal: cancellationSignal() };
+    const session = await cloudCall(() => client.authenticate(options));
+    const compute = await cloudCall(() => client.compute.negotiateMicroversion(options));
+    return { projectId: session.projectId, expiresAt: session.expiresAt.toISOString(), computeMicroversion: compute.effective };
+  };
+}

@@ -1,0 +1,91 @@
+import { cancellationSignal } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { isUuid } from '../config/serverOptions.js';
+import type { Image } from '../openstack/index.js';
+import type { ImageSelector, ImageSpec } from '../workflows/types.js';
+import type { CloudRegistry } from './cloudRegistry.js';
+import { cloudCall } from './failures.js';
+
+export interface ResolveImageInput {
+  workerName: string;
+  image: ImageSpec;
+}
+
+/** What later steps need of the image: its id, and its size for deriving volume sizes. */
+export interface ResolvedImage {
+  id: string;
+  name: string;
+  sizeBytes?: number;
+  minDiskGiB?: number;
+}
+
+export function resolveImageActivity(clouds: CloudRegistry) {
+  return async function resolveImage({ workerName, image }: ResolveImageInput): Promise<ResolvedImage> {
+    const glance = clouds.forWorker(workerName).image;
+    const options = { signal: cancellationSignal() };
+    if (typeof image === 'string' && isUuid(image)) {
+      const found = await cloudCall(() => glance.getImage(image, options));
+      if (!found) throw ApplicationFailure.nonRetryable(`image ${image} does not exist or is not visible to this project`, 'ImageNotFound');
+      return usable(found);
+    }
+    if (typeof image === 'string') {
+      return usable(only(await cloudCall(() => glance.findImagesByName(image, options)), `named "${image}"`));
+    }
+    if ('resolver' in image) {
+      const choose = clouds.imageFunctionFor(workerName);
+      const images = await cloudCall(() => glance.listImages({}, options));
+      return usable(await chosenByFunction(choose, images));
+    }
+    const candidates = await cloudCall(() => glance.listImages(serverSideFilters(image), options));
+    return usable(pick(candidates.filter((candidate) => matches(candidate, image)), image));
+  };
+}
+
+function usable(image: Image): ResolvedImage {
+  if (image.status !== 'active') {
+    throw ApplicationFailure.nonRetryable(`image ${image.id} (${image.name}) is ${image.status}, not active`, 'ImageNotActive');
+  }
+  return { id: image.id, name: image.name ?? image.id, sizeBytes: image.size ?? undefined, minDiskGiB: image.min_disk ?? undefined };
+}
+
+function only(candidates: Image[], what: string): Image {
+  if (candidates.length === 0) throw ApplicationFailure.nonRetryable(`no active image is ${what}`, 'ImageNotFound');
+  if (candidates.length > 1) {
+    const listed = candidates.map((candidate) => `${candidate.id} (created ${candidate.created_at})`).join(', ');
+    throw ApplicationFailure.nonRetryable(`more than one image is ${what}: ${listed}; use a UUID or a selector with pick`, 'ImageAmbiguous');
+  }
+  return candidates[0]!;
+}
+
+/** Glance filters exactly on tags, properties and visibility; the name pattern is ours to apply. */
+function serverSideFilters(selector: ImageSelector) {
+  return { status: 'active' as const, tags: selector.tags, properties: selector.properties, visibility: selector.visibility };
+}
+
+function matches(image: Image, selector: ImageSelector): boolean {
+  return image.status === 'active' && (selector.name === undefined || new RegExp(selector.name).test(image.name ?? ''));
+}
+
+function pick(candidates: Image[], selector: ImageSelector): Image {
+  if (candidates.length === 0) {
+    throw ApplicationFailure.nonRetryable(`no active image matches the selector ${JSON.stringify(selector)}`, 'ImageNotFound');
+  }
+  const byAge = [...candidates].sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
+  return selector.pick === 'oldest' ? byAge[0]! : byAge.at(-1)!;
+}
+
+/** Runs the worker's image function (the seed's `find_image`) over every image, all pages read. */
+async function chosenByFunction(choose: (images: Image[]) => Image | string | Promise<Image | string>, images: Image[]): Promise<Image> {
+  let chosen: Image | string;
+  try {
+    chosen = await choose(images);
+  } catch (error) {
+    throw ApplicationFailure.nonRetryable(`the image function threw: ${error instanceof Error ? error.message : String(error)}`, 'ImageFunctionFailed');
+  }
+  const id = typeof chosen === 'string' ? chosen : chosen?.id;
+  const image = images.find((candidate) => candidate.id === id);
+  if (!image) {
+    throw ApplicationFailure.nonRetryable(`the image function returned ${JSON.stringify(id ?? chosen)}, which is not one of the ${images.length} images it was given`, 'ImageFunctionFailed');
+  }
+  return image;
+}

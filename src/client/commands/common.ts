@@ -1,0 +1,24 @@
+import type { Command } from 'commander';
+import { findConfigFile, loadConfigFile, type LoadedConfig } from '../../config/load.js';
+import { LatentWorkerClient } from '../api.js';
+import { temporalSettings } from '../settings.js';
+
+/** The config file named by the global --config option, or found the usual way. */
+export async function loadConfig(command: Command): Promise<LoadedConfig> {
+  const { config } = command.optsWithGlobals<{ config?: string }>();
+  return loadConfigFile(findConfigFile(config));
+}
+
+/** Runs `action` with a client connected to $TEMPORAL_ADDRESS, closing the connection after. */
+export async function withClient<T>(action: (client: LatentWorkerClient) => Promise<T>): Promise<T> {
+  const client = await LatentWorkerClient.connect(temporalSettings());
+  try {
+    return await action(client);
+  } finally {
+    await client.temporal.connection.close();
+  }
+}
+
+export function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
+}

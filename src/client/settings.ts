@@ -1,0 +1,16 @@
+import { DEFAULT_TASK_QUEUE } from './contract.js';
+
+export interface TemporalSettings {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+}
+
+/** Which Temporal service to talk to, from the same variables Temporal's own CLI reads. */
+export function temporalSettings(env: Record<string, string | undefined> = process.env): TemporalSettings {
+  return {
+    address: env.TEMPORAL_ADDRESS || 'localhost:7233',
+    namespace: env.TEMPORAL_NAMESPACE || 'default',
+    taskQueue: env.LATENT_WORKER_TASK_QUEUE || DEFAULT_TASK_QUEUE,
+  };
+}

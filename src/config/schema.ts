@@ -1,0 +1,66 @@
+import { z } from 'zod';
+import { blockDeviceSchema, imageSchema, metaSchema, novaArgsSchema } from './serverOptions.js';
+import { osAuthArgsSchema } from './authArgs.js';
+
+// Worker definitions use the argument names of Buildbot's OpenStackLatentWorker, so a Buildbot
+// user's `worker.OpenStackLatentWorker('bot2', 'sekrit', flavor=1, image=..., os_username=...)`
+// carries over key for key.
+
+// The name becomes part of the workflow id and of the server name, so it is kept to characters
+// that are safe in both (Nova accepts more, but hostnames derived from it do not).
+const workerName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit');
+
+const seconds = (what: string) => z.number({ error: `${what} must be a number of seconds` });
+
+const clientVersion = z
+  .union([z.string(), z.number()])
+  .transform(String)
+  .pipe(z.string().regex(/^(1\.1|2|2\.\d+)$/, 'must be "1.1" (deprecated), "2" or "2.N" (a compute microversion)'));
+
+const workerFields = z.strictObject({
+  name: workerName,
+  // The CI worker's login to the master. It is the master's secret: kept here so a Buildbot
+  // config carries over unchanged, but never sent to a workflow.
+  password: z.string().optional(),
+  flavor: z.union([z.string().min(1), z.number().int().nonnegative()]).transform(String),
+  image: imageSchema.optional(),
+  block_devices: z.array(blockDeviceSchema).min(1, 'give at least one block device, or leave block_devices out').optional(),
+  os_username: z.string().min(1).optional(),
+  os_password: z.string().min(1).optional(),
+  os_tenant_name: z.string().min(1).optional(),
+  os_auth_url: z.url({ error: 'must be an http(s) URL such as https://keystone.example.org:5000/v3' }).optional(),
+  os_user_domain: z.string().min(1).optional(),
+  os_project_domain: z.string().min(1).optional(),
+  region: z.string().min(1).optional(),
+  // Keystone auth fields beyond the os_* ones (application credentials, ids, tokens): the keys of
+  // a clouds.yaml cloud's `auth:` plus `auth_type`. docs/credentials.md has the precedence.
+  os_auth_args: osAuthArgsSchema.optional(),
+  // A cloud of clouds.yaml / secure.yaml, as OS_CLOUD names one; explicit os_* arguments win over it.
+  cloud: z.string().min(1).optional(),
+  meta: metaSchema,
+  nova_args: novaArgsSchema,
+  client_version: clientVersion.default('1.1'),
+  // Buildbot's code defaults to an hour; its documentation (and we) say 20 minutes.
+  missing_timeout: seconds('missing_timeout').positive().default(20 * 60),
+  boot_timeout: seconds('boot_timeout').positive().default(10 * 60),
+  // Buildbot's meaning: 0 releases the worker after each build, a negative value never.
+  build_wait_timeout: seconds('build_wait_timeout').default(10 * 60),
+  launch_attempts: z.number().int().min(1, 'must be at least 1').max(20, 'must be at most 20').default(3),
+  notify_on_missing: z.union([z.email(), z.array(z.email())]).default([]).transform((v) => (Array.isArray(v) ? v : [v])),
+});
+
+export const workerDefinitionSchema = workerFields.refine((worker) => worker.image !== undefined || worker.block_devices !== undefined, {
+  message: 'give image, block_devices, or both (as the seed document allows)',
+  path: ['image'],
+});
+
+export const configFileSchema = z.strictObject({
+  workers: z.array(workerDefinitionSchema).min(1, 'define at least one worker'),
+  // Checked by resolveNotifySettings, which layers LATENT_WORKER_SMTP_* / _WEBHOOK_* over it first.
+  notify: z.unknown().optional(),
+});
+
+export type WorkerDefinition = z.output<typeof workerDefinitionSchema>;
+export type ConfigFile = z.output<typeof configFileSchema>;

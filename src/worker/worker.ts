@@ -1,0 +1,52 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { log } from '@temporalio/activity';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { notifierFromSettings } from '../activities/notifiers/index.js';
+import { createActivities } from '../activities/index.js';
+import { CloudRegistry } from '../activities/cloudRegistry.js';
+import type { MissingNotifier } from '../activities/notify.js';
+import type { LoadedConfig } from '../config/load.js';
+
+export interface LatentWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  config: LoadedConfig;
+  notifier?: MissingNotifier;
+  pollIntervalMs?: number;
+  /** Per-request timeout for OpenStack calls. */
+  httpTimeoutMs?: number;
+}
+
+export interface LatentWorker {
+  worker: Worker;
+  clouds: CloudRegistry;
+}
+
+/** The worker process: the lifecycle workflow plus activities wired to the configured clouds. */
+export async function createLatentWorker(options: LatentWorkerOptions): Promise<LatentWorker> {
+  const clouds = new CloudRegistry(options.config, { timeoutMs: options.httpTimeoutMs });
+  const worker = await Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    workflowsPath: workflowsPath(),
+    activities: createActivities({
+      clouds,
+      notifier: options.notifier ?? notifierFromSettings(options.config.notify, log),
+      pollIntervalMs: options.pollIntervalMs,
+    }),
+  });
+  return { worker, clouds };
+}
+
+export async function connectWorker(address: string): Promise<NativeConnection> {
+  return NativeConnection.connect({ address });
+}
+
+/** The workflows' entry file: compiled JavaScript in dist/, TypeScript when run from source. */
+export function workflowsPath(): string {
+  const compiled = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
+  return existsSync(compiled) ? compiled : compiled.replace(/\.js$/, '.ts');
+}

@@ -1,0 +1,36 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { createActivities } from '../activities/index.js';
+
+type Activities = ReturnType<typeof createActivities>;
+
+// Each group gets the timeouts and retry bounds its kind of work needs. Errors that a retry
+// cannot fix (unknown image, bad request) are thrown as non-retryable by the activities.
+
+/** Short REST calls: a bounded number of tries with capped backoff. */
+export const cloudCalls = proxyActivities<Pick<Activities, 'authenticate' | 'resolveImage' | 'createServer'>>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 6 },
+});
+
+/**
+ * Polls until ACTIVE against a deadline fixed by the workflow, so a retry after a worker crash
+ * does not extend boot_timeout. Heartbeats let a crash be noticed within the heartbeat timeout.
+ */
+export const waiting = proxyActivities<Pick<Activities, 'waitForActive'>>({
+  startToCloseTimeout: '1 hour',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
+});
+
+// SMTP's own timeouts apply per phase (connect, greeting, each command): leave room for a slow server.
+export const notifications = proxyActivities<Pick<Activities, 'notifyMissing' | 'notifyLaunchFailed'>>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+});
+
+/** A server we own must go, however long the cloud takes: retried without limit, backoff capped. */
+export const deletion = proxyActivities<Pick<Activities, 'deleteServer'>>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});

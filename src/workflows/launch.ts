@@ -1,0 +1,111 @@
+import { ActivityFailure, ApplicationFailure, CancellationScope, sleep, workflowInfo } from '@temporalio/workflow';
+import type { ResolvedImage } from '../activities/images.js';
+import { cloudCalls, deletion, waiting } from './activityStubs.js';
+import type { LifecycleState } from './state.js';
+
+/** Failure types of a launch that a new server may fix. */
+const BOOT_FAILURES = new Set(['ServerError', 'BootTimeout', 'ServerVanished']);
+/** Failure types that mean "the cloud has no room now": wait, without spending an attempt. */
+const NO_CAPACITY = new Set(['OpenStackQuotaExceeded', 'ServerQuotaExceeded']);
+
+const CAPACITY_BACKOFF_FIRST_MS = 15_000;
+const CAPACITY_BACKOFF_MAX_MS = 5 * 60_000;
+
+/**
+ * Creates the server and waits for ACTIVE. A server that goes to ERROR or misses boot_timeout is
+ * deleted and another launched, up to launch_attempts; a full quota is waited out with capped
+ * backoff, bounded by missing_timeout, without spending an attempt. Errors that a new server
+ * cannot fix (unknown flavor, invalid request) end the lifecycle at once.
+ */
+export async function launchServer(state: LifecycleState, image: ResolvedImage | undefined): Promise<void> {
+  const { spec } = state;
+  const attempts = spec.launchAttempts ?? 1;
+  const capacityDeadline = Date.now() + spec.missingTimeoutSeconds * 1000;
+  let capacityWaitMs = CAPACITY_BACKOFF_FIRST_MS;
+
+  for (let failures = 0; failures < attempts; ) {
+    const launch = (state.status.launches ?? 0) + 1;
+    state.status.launches = launch;
+    try {
+      await createAndBoot(state, image, launch);
+      return;
+    } catch (error) {
+      const type = failureType(error);
+      if (!type || !(BOOT_FAILURES.has(type) || NO_CAPACITY.has(type))) throw error;
+      const reason = failureMessage(error);
+      await deleteLaunchedServer(state);
+      state.launchFailed(`launch ${launch}: ${reason}`);
+      if (NO_CAPACITY.has(type)) {
+        const wait = Math.min(capacityWaitMs, capacityDeadline - Date.now());
+        if (wait <= 0) throw ApplicationFailure.nonRetryable(`no capacity within missing_timeout (${spec.missingTimeoutSeconds} s): ${reason}`, 'NoCapacity');
+        await sleep(wait, { summary: `quota full: waiting ${Math.round(wait / 1000)} s for capacity` });
+        capacityWaitMs = Math.min(capacityWaitMs * 2, CAPACITY_BACKOFF_MAX_MS);
+      } else {
+        failures += 1;
+      }
+    }
+  }
+  throw ApplicationFailure.nonRetryable(
+    `all ${attempts} launch attempts failed: ${(state.status.launchFailures ?? []).join('; ')}`,
+    'LaunchFailed',
+  );
+}
+
+async function createAndBoot(state: LifecycleState, image: ResolvedImage | undefined, launch: number): Promise<void> {
+  const { spec } = state;
+  state.enter('creating');
+  const server = await cloudCalls.createServer.executeWithOptions({ summary: `create server (launch ${launch})` }, [
+    {
+      workerName: spec.name,
+      serverName: serverNameFor(spec.name, launch),
+      imageId: image?.id,
+      flavor: spec.flavor,
+      blockDevices: spec.blockDevices,
+      meta: spec.meta,
+      novaArgs: spec.novaArgs,
+      clientVersion: spec.clientVersion,
+      owner: { workflowId: workflowInfo().workflowId, runId: workflowInfo().runId, attempt: launch },
+    },
+  ]);
+  state.serverCreated(server.id, server.name);
+
+  state.enter('booting');
+  await waiting.waitForActive.executeWithOptions({ summary: `wait for ${server.name} to be ACTIVE (boot_timeout ${spec.bootTimeoutSeconds} s)` }, [
+    {
+      workerName: spec.name,
+      serverId: server.id,
+      clientVersion: spec.clientVersion,
+      deadline: new Date(Date.now() + spec.bootTimeoutSeconds * 1000).toISOString(),
+    },
+  ]);
+  state.mark('activeAt');
+}
+
+/** Deletes the current server until Nova no longer has it, even while the lifecycle is being cancelled. */
+export async function deleteLaunchedServer(state: LifecycleState): Promise<void> {
+  const serverId = state.status.serverId;
+  if (!serverId) return;
+  state.enter('deleting');
+  await CancellationScope.nonCancellable(() =>
+    deletion.deleteServer.executeWithOptions({ summary: `delete ${state.status.serverName ?? serverId} until gone` }, [{ workerName: state.spec.name, serverId }]),
+  );
+  state.serverDeleted();
+}
+
+/**
+ * Deterministic per run and launch, so a create whose response was lost is found again by name
+ * instead of booting a second server.
+ */
+export function serverNameFor(workerName: string, launch: number): string {
+  return `${workerName}-${workflowInfo().runId.slice(0, 8)}-${launch}`;
+}
+
+function failureType(error: unknown): string | undefined {
+  if (error instanceof ActivityFailure && error.cause instanceof ApplicationFailure) return error.cause.type ?? undefined;
+  return undefined;
+}
+
+function failureMessage(error: unknown): string {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  return cause instanceof Error ? cause.message : String(cause);
+}

@@ -1,0 +1,88 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT } from '../src/client/exitCodes.js';
+import { startLifecycleRig, SEED_WORKER, type LifecycleRig } from './support/lifecycleRig.js';
+import { temporalAddress } from './support/temporal.js';
+
+const run = promisify(execFile);
+
+let rig: LifecycleRig;
+let configPath: string;
+
+beforeAll(async () => {
+  rig = await startLifecycleRig([{ name: 'cli' }, { name: 'cli-missing', missing_timeout: 1 }]);
+  // The CLI reads the same definitions the worker process uses, from a file as a user would.
+  configPath = join(mkdtempSync(join(tmpdir(), 'latent-cli-')), 'latent.config.yaml');
+  const workers = [...rig.config.workers.values()].map(({ definition }) => ({ ...SEED_WORKER, ...definition, os_auth_url: rig.simulator.authUrlV2 }));
+  writeFileSync(configPath, stringify({ workers }));
+});
+
+afterAll(async () => {
+  await rig?.stop();
+});
+
+/** Runs the real CLI in a child process, as a CI master's script would; never throws on exit codes. */
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = { ...process.env, TEMPORAL_ADDRESS: temporalAddress(), LATENT_WORKER_TASK_QUEUE: rig.client.taskQueue };
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/client/cli.ts', '--config', configPath, ...args], { env, timeout: 90_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: failed.code ?? -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+  }
+}
+
+describe('the latent-worker CLI', () => {
+  it('substantiates, reports status, and attaches and releases a worker', async () => {
+    const name = rig.nameOf('cli');
+    const started = await cli('substantiate', name, '--wait', 'active', '--property', 'branch=main');
+    expect(started.code).toBe(EXIT.ok);
+    expect(started.stdout).toContain(`${name}: lifecycle latent-worker:${name}`);
+    expect(started.stdout).toMatch(new RegExp(`${name}: waiting-for-attach, server ${name}-\\w{8}-1 [0-9a-f-]{36}`));
+
+    const status = await cli('status', name, '--json');
+    expect(status.code).toBe(EXIT.ok);
+    const parsed = JSON.parse(status.stdout) as { phase: string; serverId: string };
+    expect(parsed.phase).toBe('waiting-for-attach');
+    expect(rig.simulator.servers().map((server) => server.id)).toContain(parsed.serverId);
+
+    expect((await cli('attached', name)).stdout).toContain(`${name}: attached`);
+    expect((await cli('build-started', name)).stdout).toContain(`${name}: build started`);
+    expect((await rig.client.status(name)).buildsRunning).toBe(1);
+    expect((await cli('build-finished', name)).stdout).toContain(`${name}: build finished`);
+    expect((await rig.client.status(name)).buildsFinished).toBe(1);
+    expect((await cli('release', name)).stdout).toContain(`${name}: release requested`);
+    expect((await rig.client.result(name)).outcome).toBe('released');
+
+    const list = await cli('status', '--json');
+    const lifecycles = JSON.parse(list.stdout) as { workerName: string }[];
+    expect(lifecycles.map((lifecycle) => lifecycle.workerName)).toContain(name);
+    expect(rig.simulator.servers()).toEqual([]);
+  });
+
+  it('exits with the "missing" code when the worker never attaches, after waiting for the end', async () => {
+    const name = rig.nameOf('cli-missing');
+    const result = await cli('substantiate', name, '--wait', 'done', '--json');
+    expect(result.code).toBe(EXIT.missing);
+    expect(JSON.parse(result.stdout)).toMatchObject({ workerName: name, outcome: 'missing', phase: 'done' });
+  });
+
+  it('refuses an unknown worker name before starting anything, and names the known ones', async () => {
+    const result = await cli('substantiate', 'no-such-worker');
+    expect(result.code).toBe(EXIT.usage);
+    expect(result.stderr).toContain('unknown worker "no-such-worker"');
+    expect(result.stderr).toContain(rig.nameOf('cli'));
+  });
+
+  it('says so when a signal names a worker without a lifecycle', async () => {
+    const result = await cli('release', 'never-started');
+    expect(result.code).toBe(EXIT.notFound);
+    expect(result.stderr).toContain('no lifecycle for worker "never-started"');
+  });
+});

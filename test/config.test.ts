@@ -1,0 +1,95 @@
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfigFile, parseConfig } from '../src/config/load.js';
+
+const seedWorker = {
+  name: 'bot2',
+  password: 'sekrit',
+  flavor: 1,
+  image: '8ac9d4a4-5e03-48b0-acde-77a0345a9ab1',
+  os_username: 'user',
+  os_password: 'password',
+  os_tenant_name: 'tenant',
+  os_auth_url: 'http://127.0.0.1:35357/v2.0',
+};
+
+function configError(raw: unknown, env: Record<string, string> = {}): string {
+  try {
+    parseConfig(raw, 'test.yaml', env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected the config to be refused');
+}
+
+describe('worker definitions', () => {
+  it("reads the seed document's simplest example as written, with the seed's defaults", async () => {
+    const config = await loadConfigFile(resolve('examples/seed-simplest.yaml'), {});
+    const bot2 = config.workers.get('bot2')!;
+    expect(bot2.credentials).toEqual({
+      authType: 'password',
+      authUrl: 'http://127.0.0.1:35357/v2.0',
+      username: 'user',
+      password: 'password',
+      projectName: 'tenant',
+      userDomainName: 'Default',
+      projectDomainName: 'Default',
+      regionName: undefined,
+    });
+    expect(bot2.specFor()).toEqual({
+      name: 'bot2',
+      cloud: 'http://127.0.0.1:35357/v2.0#tenant',
+      flavor: '1',
+      image: '8ac9d4a4-5e03-48b0-acde-77a0345a9ab1',
+      meta: {},
+      novaArgs: {},
+      blockDevices: undefined,
+      clientVersion: '1.1',
+      missingTimeoutSeconds: 1200,
+      bootTimeoutSeconds: 600,
+      buildWaitTimeoutSeconds: 600,
+      launchAttempts: 3,
+      notifyOnMissing: [],
+    });
+  });
+
+  it('keeps every credential out of the spec that workflows receive', () => {
+    const spec = parseConfig({ workers: [seedWorker] }, 'test', {}).workers.get('bot2')!.specFor();
+    const text = JSON.stringify(spec);
+    for (const secret of ['sekrit', '"password"', 'user"']) expect(text).not.toContain(secret);
+  });
+
+  it('takes missing credentials from OS_* variables, and the worker arguments win over them', () => {
+    const { os_username: _u, os_password: _p, os_tenant_name: _t, os_auth_url: _a, ...bare } = seedWorker;
+    const env = { OS_AUTH_URL: 'https://keystone.example:5000/v3', OS_USERNAME: 'envuser', OS_PASSWORD: 'envpass', OS_PROJECT_NAME: 'envproject', OS_USER_DOMAIN_NAME: 'Users' };
+    const fromEnv = parseConfig({ workers: [bare] }, 'test', env).workers.get('bot2')!.credentials;
+    expect(fromEnv).toMatchObject({ authUrl: env.OS_AUTH_URL, username: 'envuser', password: 'envpass', projectName: 'envproject', userDomainName: 'Users' });
+    const own = parseConfig({ workers: [seedWorker] }, 'test', env).workers.get('bot2')!.credentials;
+    expect(own).toMatchObject({ authUrl: seedWorker.os_auth_url, username: 'user', password: 'password', projectName: 'tenant' });
+  });
+
+  it.each([
+    ['no flavor', { ...seedWorker, flavor: undefined }, 'worker "bot2": flavor'],
+    ['an unknown key', { ...seedWorker, flavour: 1 }, 'worker "bot2": flavour: unknown key'],
+    ['a bad auth URL', { ...seedWorker, os_auth_url: 'keystone' }, 'worker "bot2": os_auth_url: must be an http(s) URL'],
+    ['a negative missing_timeout', { ...seedWorker, missing_timeout: -5 }, 'worker "bot2": missing_timeout'],
+    ['a string missing_timeout', { ...seedWorker, missing_timeout: '20m' }, 'missing_timeout must be a number of seconds'],
+    ['a bad client_version', { ...seedWorker, client_version: '3' }, 'client_version: must be "1.1" (deprecated), "2" or "2.N"'],
+    ['a bad email', { ...seedWorker, notify_on_missing: ['ops'] }, 'worker "bot2": notify_on_missing'],
+    ['a name unfit for a server name', { ...seedWorker, name: 'bot 2' }, 'worker "bot 2": name: must be 1-63 letters'],
+  ])('refuses %s, naming the field', (_what, worker, expected) => {
+    expect(configError({ workers: [worker] })).toContain(expected);
+  });
+
+  it('refuses a worker without credentials, naming what is missing and where it may come from', () => {
+    const { os_password: _p, os_auth_url: _a, ...partial } = seedWorker;
+    const message = configError({ workers: [partial] });
+    expect(message).toContain('worker "bot2": no OpenStack credentials for os_auth_url (or OS_AUTH_URL), os_password (or OS_PASSWORD)');
+  });
+
+  it('refuses a worker name defined twice and an empty list', () => {
+    expect(configError({ workers: [seedWorker, seedWorker] })).toContain('worker "bot2" is defined twice');
+    expect(configError({ workers: [] })).toContain('define at least one worker');
+  });
+});

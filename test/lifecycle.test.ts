@@ -1,0 +1,145 @@
+import { WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { workflowIdFor } from '../src/client/contract.js';
+import type { RecordedRequest } from '../src/simulator/index.js';
+import { startLifecycleRig, type LifecycleRig } from './support/lifecycleRig.js';
+
+const IMAGE = '8ac9d4a4-5e03-48b0-acde-77a0345a9ab1';
+
+let rig: LifecycleRig;
+
+beforeAll(async () => {
+  rig = await startLifecycleRig([
+    { name: 'released' },
+    { name: 'missing', missing_timeout: 2 },
+    { name: 'cancelled' },
+    { name: 'idle', build_wait_timeout: 1 },
+  ]);
+});
+
+afterAll(async () => {
+  await rig?.stop();
+});
+
+/** What one lifecycle sent to Nova and Glance, as `METHOD /path` lines (auth and other servers left out). */
+function callsFor(serverId: string, requests: RecordedRequest[]): string[] {
+  const otherServer = /\/servers\/[0-9a-f-]{36}/;
+  return requests
+    .filter((request) => !request.path.startsWith('/identity'))
+    .map((request) => `${request.method} ${request.path.replace(serverId, '{id}')}`)
+    .filter((call) => !otherServer.test(call));
+}
+
+describe('latentWorkerLifecycle on a real Temporal server against the simulator', () => {
+  it('boots the seed example, waits for attach, and deletes the server on release', async () => {
+    const name = rig.nameOf('released');
+    const spec = rig.config.workers.get(name)!.specFor();
+    rig.simulator.clearRequests();
+    const handle = await rig.client.substantiate(spec, { branch: 'main' });
+
+    const active = await rig.client.waitForPhase(name, 'waiting-for-attach', { intervalMs: 50 });
+    expect(active.serverId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(rig.simulator.servers().map((server) => server.id)).toContain(active.serverId);
+
+    await rig.client.attached(name);
+    expect((await rig.client.waitForPhase(name, 'attached', { intervalMs: 50 })).attachedAt).toBeDefined();
+    await rig.client.release(name);
+
+    const result = await handle.result();
+    expect(result.outcome).toBe('released');
+    expect(result.status).toMatchObject({ phase: 'done', serverId: active.serverId, imageId: IMAGE });
+    expect(result.status.deletedAt).toBeDefined();
+
+    const requests = rig.simulator.requests();
+    const create = requests.filter((request) => request.method === 'POST' && request.path.endsWith('/servers'));
+    expect(create).toHaveLength(1);
+    expect(create[0]!.body).toEqual({
+      server: {
+        name: `${name}-${handle.firstExecutionRunId.slice(0, 8)}-1`,
+        imageRef: IMAGE,
+        flavorRef: '1',
+        metadata: {
+          'latent-worker:workflow-id': workflowIdFor(name),
+          'latent-worker:run-id': handle.firstExecutionRunId,
+          'latent-worker:attempt': '1',
+        },
+      },
+    });
+    const auth = requests.filter((request) => request.path.startsWith('/identity'));
+    expect(auth.map((request) => `${request.method} ${request.path}`)).toEqual(['POST /identity/v2.0/tokens']);
+    expect(auth[0]!.body).toEqual({ auth: { passwordCredentials: { username: 'user', password: 'password' }, tenantName: 'tenant' } });
+
+    const calls = callsFor(result.serverId!, requests);
+    expect(calls.slice(0, 5)).toEqual([
+      'GET /compute/v2.1/',
+      `GET /image/v2/images/${IMAGE}`,
+      'GET /compute/v2.1/servers/detail',
+      'GET /compute/v2.1/flavors/1',
+      'POST /compute/v2.1/servers',
+    ]);
+    expect(calls).toContain('DELETE /compute/v2.1/servers/{id}');
+    // After the delete, Nova was asked until it answered 404.
+    expect(calls.at(-1)).toBe('GET /compute/v2.1/servers/{id}');
+    expect(rig.simulator.servers()).toEqual([]);
+    await rig.recordHistory('released', name);
+  });
+
+  it('reports the worker missing when it never attaches within missing_timeout, and deletes the server', async () => {
+    const name = rig.nameOf('missing');
+    const spec = rig.config.workers.get(name)!.specFor();
+    const handle = await rig.client.substantiate(spec);
+    const result = await handle.result();
+    expect(result.outcome).toBe('missing');
+    expect(result.status.attachedAt).toBeUndefined();
+    const waited = Date.parse(result.status.deletedAt!) - Date.parse(result.status.activeAt!);
+    expect(waited).toBeGreaterThanOrEqual(2000);
+    const history = await handle.fetchHistory();
+    const scheduled = history.events!.flatMap((event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    expect(scheduled).toEqual(['authenticate', 'resolveImage', 'createServer', 'waitForActive', 'notifyMissing', 'deleteServer']);
+    expect(rig.simulator.servers().filter((server) => server.name.startsWith(name))).toEqual([]);
+    await rig.recordHistory('missing', name);
+  });
+
+  it('deletes the server when the lifecycle is cancelled while the server is ACTIVE', async () => {
+    const name = rig.nameOf('cancelled');
+    const spec = rig.config.workers.get(name)!.specFor();
+    const handle = await rig.client.substantiate(spec);
+    const active = await rig.client.waitForPhase(name, 'waiting-for-attach', { intervalMs: 50 });
+    expect(rig.simulator.servers().map((server) => server.id)).toContain(active.serverId);
+
+    await handle.cancel();
+    const failure = await handle.result().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect((failure as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    expect(rig.simulator.servers().filter((server) => server.id === active.serverId)).toEqual([]);
+    const deletes = rig.simulator.requests().filter((request) => request.method === 'DELETE' && request.path.endsWith(active.serverId!));
+    expect(deletes).toHaveLength(1);
+    await rig.recordHistory('cancelled', name);
+  });
+
+  it('joins the running lifecycle when the same worker is substantiated twice', async () => {
+    const name = rig.nameOf('released');
+    const spec = rig.config.workers.get(name)!.specFor();
+    const first = await rig.client.substantiate(spec);
+    const second = await rig.client.substantiate(spec);
+    expect(second.firstExecutionRunId).toBe(first.firstExecutionRunId);
+    await rig.client.release(name);
+    expect((await first.result()).outcome).toBe('released');
+    const creates = rig.simulator.requests().filter((request) => request.method === 'POST' && request.path.endsWith('/servers') && JSON.stringify(request.body).includes(first.firstExecutionRunId));
+    expect(creates).toHaveLength(1);
+  });
+
+  it('releases the worker once it has been idle for build_wait_timeout after its builds', async () => {
+    const name = rig.nameOf('idle');
+    const handle = await rig.client.substantiate(rig.config.workers.get(name)!.specFor());
+    await rig.client.waitForPhase(name, 'waiting-for-attach', { intervalMs: 50 });
+    await rig.client.attached(name);
+    await rig.client.buildStarted(name);
+    await rig.client.buildFinished(name);
+    const result = await handle.result();
+    expect(result).toMatchObject({ outcome: 'released', status: { releaseReason: 'idle', buildsFinished: 1, buildsRunning: 0 } });
+    expect(rig.simulator.servers().filter((server) => server.name.startsWith(name))).toEqual([]);
+    await rig.recordHistory('idle-released', name);
+  });
+});
