@@ -1,4 +1,5 @@
-import { ActivityFailure, ApplicationFailure, CancellationScope, sleep, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, patched, sleep, workflowInfo } from '@temporalio/workflow';
+import type { CreatedServer, CreateServerInput } from '../activities/servers.js';
 import type { ResolvedImage } from '../activities/images.js';
 import { cloudCalls, deletion, waiting } from './activityStubs.js';
 import type { LifecycleState } from './state.js';
@@ -54,19 +55,17 @@ export async function launchServer(state: LifecycleState, image: ResolvedImage |
 async function createAndBoot(state: LifecycleState, image: ResolvedImage | undefined, launch: number): Promise<void> {
   const { spec } = state;
   state.enter('creating');
-  const server = await cloudCalls.createServer.executeWithOptions({ summary: `create server (launch ${launch})` }, [
-    {
-      workerName: spec.name,
-      serverName: serverNameFor(spec.name, launch),
-      imageId: image?.id,
-      flavor: spec.flavor,
-      blockDevices: spec.blockDevices,
-      meta: spec.meta,
-      novaArgs: spec.novaArgs,
-      clientVersion: spec.clientVersion,
-      owner: { workflowId: workflowInfo().workflowId, runId: workflowInfo().runId, attempt: launch },
-    },
-  ]);
+  const server = await createServer(launch, {
+    workerName: spec.name,
+    serverName: serverNameFor(spec.name, launch),
+    imageId: image?.id,
+    flavor: spec.flavor,
+    blockDevices: spec.blockDevices,
+    meta: spec.meta,
+    novaArgs: spec.novaArgs,
+    clientVersion: spec.clientVersion,
+    owner: { workflowId: workflowInfo().workflowId, runId: workflowInfo().runId, attempt: launch },
+  });
   state.serverCreated(server.id, server.name);
 
   state.enter('booting');
@@ -79,6 +78,23 @@ async function createAndBoot(state: LifecycleState, image: ResolvedImage | undef
     },
   ]);
   state.mark('activeAt');
+}
+
+/**
+ * A cancelled lifecycle must not walk away from a create in flight: Nova may be making the server
+ * at that very moment, and only the create's answer (or its adoption of the server on a retry)
+ * says which server the cleanup has to delete. Abandoning it left the server behind (found by the
+ * chaos suite: cancel while creating). So the create runs to its end (its retries are bounded),
+ * the server is recorded, and the cancellation then takes effect, with the usual cleanup.
+ */
+async function createServer(launch: number, input: CreateServerInput): Promise<CreatedServer> {
+  const create = () => cloudCalls.createServer.executeWithOptions({ summary: `create server (launch ${launch})` }, [input]);
+  // Lifecycles that started before this change abandoned the create on cancel; they replay as they ran.
+  if (!patched('create-survives-cancel')) return create();
+  const scope = CancellationScope.current();
+  // Already cancelled (e.g. while a failed launch's server was being deleted): start nothing new.
+  if (scope.consideredCancelled) await scope.cancelRequested;
+  return CancellationScope.nonCancellable(create);
 }
 
 /** Deletes the current server until Nova no longer has it, even while the lifecycle is being cancelled. */

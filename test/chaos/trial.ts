@@ -1,0 +1,209 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { CancelledFailure, TerminatedFailure, WorkflowFailedError } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import type { LatentWorkerClient, LifecycleHandle } from '../../src/client/api.js';
+import { parseConfig } from '../../src/config/load.js';
+import type { InjectedFault, Simulator } from '../../src/simulator/index.js';
+import { phaseKey } from '../../src/workflows/searchAttributes.js';
+import type { Phase } from '../../src/workflows/types.js';
+import type { RestartableTemporal } from './temporalServer.js';
+import { GiveUp, sleep, waitFor, withTimeout } from './waits.js';
+import { WorkerProcess } from './workerProcess.js';
+
+export type OutcomeKind = 'released' | 'missing' | 'failed' | 'cancelled' | 'terminated';
+
+export interface Outcome {
+  kind: OutcomeKind | 'undefined';
+  runId: string;
+  /** The failure's message for `failed`; what went wrong for `undefined`. */
+  message?: string;
+}
+
+/** The seed document's simplest worker; the auth URL points at the trial's own simulator. */
+export const SEED_DEFINITION = {
+  password: 'sekrit',
+  flavor: 1,
+  image: '8ac9d4a4-5e03-48b0-acde-77a0345a9ab1',
+  os_username: 'user',
+  os_password: 'password',
+  os_tenant_name: 'tenant',
+};
+
+const PHASE_ORDER: Phase[] = ['starting', 'authenticating', 'resolving-image', 'creating', 'booting', 'waiting-for-attach', 'attached', 'deleting', 'done'];
+
+export interface TrialSetup {
+  scenario: string;
+  run: number;
+  workerName: string;
+  simulator: Simulator;
+  client: LatentWorkerClient;
+  temporal: RestartableTemporal;
+  /** The worker definition, as written to the config file. */
+  definition: Record<string, unknown>;
+  dir: string;
+  /** The worker process config of this trial, when it runs its own worker processes. */
+  ownWorker?: { configFile: string; taskQueue: string };
+}
+
+/**
+ * One run of one scenario: one lifecycle on its own simulator, driven by the scenario, then
+ * checked. Lifecycle helpers read state from Temporal (search attributes, results), never by
+ * query, so they work while no worker process is running.
+ */
+export class Trial {
+  readonly notes: string[] = [];
+  handle: LifecycleHandle | undefined;
+  runId = '';
+  /** Earliest time the cloud may be inspected: an in-flight (delayed) request may still create or delete. */
+  busyUntil = 0;
+  worker: WorkerProcess | undefined;
+  workersStarted = 0;
+  /** Whether the trial's own worker process was still running when the lifecycle ended. */
+  workerAliveAtEnd: boolean | undefined;
+  private readonly spec;
+
+  constructor(readonly setup: TrialSetup) {
+    const config = parseConfig({ workers: [{ ...setup.definition, name: setup.workerName }] }, `chaos trial ${setup.workerName}`, {});
+    this.spec = config.workers.get(setup.workerName)!.specFor();
+  }
+
+  get name(): string {
+    return this.setup.workerName;
+  }
+
+  get sim(): Simulator {
+    return this.setup.simulator;
+  }
+
+  get label(): string {
+    return `${this.setup.scenario} run ${this.setup.run}`;
+  }
+
+  note(text: string): void {
+    this.notes.push(text);
+  }
+
+  /** Starts the lifecycle, as a CI master's substantiate would. */
+  async start(): Promise<void> {
+    const started = await this.setup.client.substantiate(this.spec, { chaos: this.setup.scenario });
+    this.handle = this.setup.client.handle(this.name);
+    this.runId = started.firstExecutionRunId;
+  }
+
+  private lifecycle(): LifecycleHandle {
+    if (!this.handle) throw new Error(`${this.label}: the lifecycle was not started`);
+    return this.handle;
+  }
+
+  /** The phase the lifecycle last wrote to its search attribute, and whether it still runs. */
+  async describe(): Promise<{ phase: Phase | undefined; running: boolean }> {
+    const description = await this.lifecycle().describe();
+    return { phase: description.typedSearchAttributes.get(phaseKey) as Phase | undefined, running: description.status.name === 'RUNNING' };
+  }
+
+  /** Waits until the lifecycle has reached `phase` (or a later one); fails if it ends first. */
+  async waitPhase(phase: Phase, timeoutMs = 60_000): Promise<Phase> {
+    const target = PHASE_ORDER.indexOf(phase);
+    return waitFor(`${this.label}: lifecycle ${this.name} to reach phase ${phase}`, async () => {
+      const { phase: current, running } = await this.describe();
+      if (current !== undefined && PHASE_ORDER.indexOf(current) >= target) return current;
+      if (!running) throw new GiveUp(`lifecycle ended in phase ${current ?? 'unknown'} before reaching ${phase}`);
+      return undefined;
+    }, timeoutMs, 100);
+  }
+
+  /** Waits until `fault` has fired at least `times` times. */
+  async waitFired(fault: InjectedFault, times = 1, timeoutMs = 60_000): Promise<void> {
+    await waitFor(`${this.label}: fault ${fault.kind} on ${'route' in fault ? fault.route : 'boots'} to fire ${times} time(s)`, () => {
+      const current = this.sim.faults.list().find((f) => f.id === fault.id);
+      return (current?.fired ?? 0) >= times;
+    }, timeoutMs, 20);
+  }
+
+  /** Plays the CI master: the worker attached, then is released. */
+  async attachAndRelease(timeoutMs = 90_000): Promise<void> {
+    await this.waitPhase('waiting-for-attach', timeoutMs);
+    await this.setup.client.attached(this.name);
+    await this.setup.client.release(this.name);
+  }
+
+  async attach(timeoutMs = 90_000): Promise<void> {
+    await this.waitPhase('waiting-for-attach', timeoutMs);
+    await this.setup.client.attached(this.name);
+    await this.waitPhase('attached', timeoutMs);
+  }
+
+  async release(): Promise<void> {
+    await this.setup.client.release(this.name);
+  }
+
+  /** How the lifecycle ended; retries through a Temporal restart. */
+  async outcome(timeoutMs = 180_000): Promise<Outcome> {
+    const handle = this.lifecycle();
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const result = await withTimeout(`${this.label}: lifecycle ${this.name} to end`, handle.result(), Math.max(1, deadline - Date.now()));
+        return { kind: result.outcome, runId: this.runId };
+      } catch (error) {
+        if (error instanceof WorkflowFailedError) return { ...failureOutcome(error), runId: this.runId };
+        if (Date.now() >= deadline || (error instanceof Error && error.name === 'ChaosTimeout')) throw error;
+        // The Temporal service is restarting: ask again.
+        await sleep(500);
+      }
+    }
+  }
+
+  /** This trial's own worker process (kill scenarios). */
+  async startWorker(): Promise<WorkerProcess> {
+    const own = this.setup.ownWorker;
+    if (!own) throw new Error(`${this.label}: this trial uses the shared worker process`);
+    this.workersStarted += 1;
+    this.worker = await WorkerProcess.start({
+      configFile: own.configFile,
+      temporalAddress: this.setup.temporal.address,
+      taskQueue: own.taskQueue,
+      logFile: path.join(this.setup.dir, `worker-${this.name}.log`),
+    });
+    return this.worker;
+  }
+
+  /** SIGKILL: the worker process dies mid-step, with no chance to tell Temporal anything. */
+  async killWorker(): Promise<void> {
+    if (!this.worker) throw new Error(`${this.label}: no worker process to kill`);
+    await this.worker.kill();
+    this.note(`SIGKILL worker ${this.worker.pid}`);
+    this.worker = undefined;
+  }
+
+  async stopWorker(): Promise<void> {
+    this.workerAliveAtEnd ??= this.worker?.alive();
+    await this.worker?.stop();
+    this.worker = undefined;
+  }
+
+  /** A precondition of the scenario: when it does not hold, the run did not test what it claims to. */
+  expectNow(condition: boolean, what: string): void {
+    if (!condition) throw new Error(`${this.label}: precondition failed: ${what}`);
+  }
+
+  /** Requests the cloud may still act on (a delayed create or delete) end before `ms` from now. */
+  busyFor(ms: number): void {
+    this.busyUntil = Math.max(this.busyUntil, Date.now() + ms);
+  }
+}
+
+function failureOutcome(error: WorkflowFailedError): Omit<Outcome, 'runId'> {
+  const cause = error.cause;
+  if (cause instanceof CancelledFailure) return { kind: 'cancelled' };
+  if (cause instanceof TerminatedFailure) return { kind: 'terminated' };
+  const root = cause instanceof ActivityFailure ? (cause.cause ?? cause) : cause;
+  if (root instanceof ApplicationFailure || root instanceof Error) return { kind: 'failed', message: root.message };
+  return { kind: 'undefined', message: `workflow failed without a cause: ${error.message}` };
+}
+
+/** Writes a worker process config file for the given definitions. */
+export function writeWorkerConfig(file: string, workers: Record<string, unknown>[]): void {
+  writeFileSync(file, JSON.stringify({ workers }, null, 2));
+}
