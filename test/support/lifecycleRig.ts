@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
 import { LatentWorkerClient } from '../../src/client/api.js';
 import { parseConfig, type LoadedConfig } from '../../src/config/load.js';
@@ -29,27 +30,40 @@ export interface LifecycleRig {
   stop(): Promise<void>;
 }
 
+export interface LifecycleRigOptions {
+  simulator?: SimulatorOptions;
+  notify?: unknown;
+  /** The config's `deployment`; the config's default when omitted. */
+  deployment?: string;
+  /** A Temporal service of the test's own (e.g. one serving the Web UI); the shared dev server when omitted. */
+  address?: string;
+  /** Payload encryption for the rig's worker and client alike (see src/codec/). */
+  dataConverter?: DataConverter;
+  /** The Keystone API the workers' os_auth_url points at; the seed's v2.0 when omitted. */
+  keystone?: 'v2.0' | 'v3';
+}
+
 /**
  * Real pieces end to end: the simulator over HTTP, the shared Temporal dev server, and an
  * in-process worker with the real activities on a task queue of its own.
  */
 export async function startLifecycleRig(
   workers: ({ name: string } & Record<string, unknown>)[],
-  { simulator: simulatorOptions = { bootDelayMs: 300, deleteDelayMs: 100 }, notify }: { simulator?: SimulatorOptions; notify?: unknown } = {},
+  { simulator: simulatorOptions = { bootDelayMs: 300, deleteDelayMs: 100 }, notify, deployment, address, dataConverter, keystone }: LifecycleRigOptions = {},
 ): Promise<LifecycleRig> {
   const suffix = randomUUID().slice(0, 6);
   const nameOf = (base: string): string => `${base}-${suffix}`;
   const simulator = await startSimulator(simulatorOptions);
   const config = parseConfig(
-    { workers: workers.map((worker) => ({ ...SEED_WORKER, os_auth_url: simulator.authUrlV2, ...worker, name: nameOf(worker.name) })), notify },
+    { workers: workers.map((worker) => ({ ...SEED_WORKER, os_auth_url: keystone === 'v3' ? simulator.authUrlV3 : simulator.authUrlV2, ...worker, name: nameOf(worker.name) })), notify, deployment },
     'lifecycle rig',
     {},
   );
   const taskQueue = uniqueTaskQueue('lifecycle');
-  const connection = await NativeConnection.connect({ address: temporalAddress() });
-  const { worker, clouds } = await createLatentWorker({ connection, namespace: 'default', taskQueue, config, pollIntervalMs: 100 });
+  const connection = await NativeConnection.connect({ address: address ?? temporalAddress() });
+  const { worker, clouds } = await createLatentWorker({ connection, namespace: 'default', taskQueue, config, pollIntervalMs: 100, dataConverter });
   const running = worker.run();
-  const client = new LatentWorkerClient(await connectClient(), taskQueue);
+  const client = new LatentWorkerClient(await connectClient(address, dataConverter), taskQueue);
   return {
     simulator,
     client,

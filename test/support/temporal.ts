@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import proto from '@temporalio/proto';
 import { inject } from 'vitest';
@@ -11,10 +12,10 @@ export function temporalAddress(): string {
   return inject('temporalAddress');
 }
 
-/** A client on the shared dev server; close it with `client.connection.close()` in `afterAll`. */
-export async function connectClient(): Promise<Client> {
-  const connection = await Connection.connect({ address: temporalAddress() });
-  return new Client({ connection, namespace: NAMESPACE });
+/** A client on the shared dev server, or on `address`; close it with `client.connection.close()` in `afterAll`. */
+export async function connectClient(address = temporalAddress(), dataConverter?: DataConverter): Promise<Client> {
+  const connection = await Connection.connect({ address });
+  return new Client({ connection, namespace: NAMESPACE, dataConverter });
 }
 
 /**
