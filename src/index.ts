@@ -2,6 +2,8 @@
 export { LatentWorkerClient, UnknownLifecycleError, type LifecycleSummary, type StartedLifecycle } from './client/api.js';
 export { DEFAULT_TASK_QUEUE, LIFECYCLE_WORKFLOW_TYPE, QUERIES, SIGNALS, workflowIdFor } from './client/contract.js';
 export { temporalSettings, type TemporalSettings } from './client/settings.js';
+export { codecFromEnv, dataConverterFromEnv, EncryptionKeyError, PayloadDecryptionError } from './codec/index.js';
+export { ConfigError, findConfigFile, loadConfigFile, type LoadedConfig, type ResolvedWorker } from './config/load.js';
 export type { ImageFunction } from './config/serverOptions.js';
 export type { Image } from './openstack/index.js';
 export type { LifecycleResult, LifecycleStatus, Outcome, Phase, WorkerSpec } from './workflows/types.js';

@@ -92,4 +92,28 @@ describe('worker definitions', () => {
     expect(configError({ workers: [seedWorker, seedWorker] })).toContain('worker "bot2" is defined twice');
     expect(configError({ workers: [] })).toContain('define at least one worker');
   });
+
+  it('renders build properties into image, flavor, meta, nova_args and block_devices, and checks the result', () => {
+    const templated = {
+      ...seedWorker,
+      image: 'buildbot-worker-%(prop:distro:-bookworm)s',
+      flavor: '%(prop:flavor)s',
+      meta: { branch: '%(prop:branch)s' },
+      nova_args: { availability_zone: 'az-%(prop:zone:-1)s' },
+      block_devices: [{ uuid: '%(prop:volume)s', source_type: 'volume' }],
+    };
+    const worker = parseConfig({ workers: [templated] }, 'test', {}).workers.get('bot2')!;
+    const spec = worker.specFor({ flavor: 'm1.small', branch: 'main', volume: '3f0b8868-67e7-4a5b-b685-2824709bd486' });
+    expect(spec).toMatchObject({
+      image: 'buildbot-worker-bookworm',
+      flavor: 'm1.small',
+      meta: { branch: 'main' },
+      novaArgs: { availability_zone: 'az-1' },
+      blockDevices: [{ uuid: '3f0b8868-67e7-4a5b-b685-2824709bd486', sourceType: 'volume' }],
+    });
+    expect(() => worker.specFor({ branch: 'main', volume: '3f0b8868-67e7-4a5b-b685-2824709bd486' })).toThrow(
+      'worker "bot2": flavor: uses build property "flavor", which this substantiation did not give',
+    );
+    expect(() => worker.specFor({ flavor: 'x', branch: 'main', volume: 'not-a-uuid' })).toThrow(/block_devices\.0\.uuid: must be the UUID/);
+  });
 });

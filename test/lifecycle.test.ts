@@ -2,6 +2,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workflowIdFor } from '../src/client/contract.js';
+import { phaseKey, serverIdKey, workerNameKey } from '../src/workflows/searchAttributes.js';
 import type { RecordedRequest } from '../src/simulator/index.js';
 import { startLifecycleRig, type LifecycleRig } from './support/lifecycleRig.js';
 
@@ -60,6 +61,7 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
         imageRef: IMAGE,
         flavorRef: '1',
         metadata: {
+          'latent-worker:deployment': 'default',
           'latent-worker:workflow-id': workflowIdFor(name),
           'latent-worker:run-id': handle.firstExecutionRunId,
           'latent-worker:attempt': '1',
@@ -82,6 +84,15 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     // After the delete, Nova was asked until it answered 404.
     expect(calls.at(-1)).toBe('GET /compute/v2.1/servers/{id}');
     expect(rig.simulator.servers()).toEqual([]);
+
+    // What operators see in the Web UI: a summary on every activity and the phase as a search attribute.
+    const history = await handle.fetchHistory();
+    const summaries = history.events!.filter((event) => event.activityTaskScheduledEventAttributes).map((event) => event.userMetadata?.summary);
+    expect(summaries.every((summary) => summary?.data && summary.data.length > 0)).toBe(true);
+    const description = await handle.describe();
+    expect(description.typedSearchAttributes.get(phaseKey)).toBe('done');
+    expect(description.typedSearchAttributes.get(serverIdKey)).toBe(active.serverId);
+    expect(description.typedSearchAttributes.get(workerNameKey)).toBe(name);
     await rig.recordHistory('released', name);
   });
 

@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLifecycleRig, type LifecycleRig } from './support/lifecycleRig.js';
+import { SMTP_LOGIN } from './support/secrets.js';
 import { header, parseMessage, startSmtp, type SmtpPeer } from './support/smtpPeer.js';
 
 // notify_on_missing end to end: a lifecycle whose CI worker never attaches sends an email, over
 // SMTP to a real server, naming the worker, its server, its status and its console log tail.
 let smtp: SmtpPeer;
 let rig: LifecycleRig;
-const login = { user: 'mailer', password: 'smtp-secret-42' };
+// Shared with the audit of histories, which looks for the password in every one.
+const login = SMTP_LOGIN;
 
 beforeAll(async () => {
   smtp = await startSmtp({ authOptional: false, allowInsecureAuth: true, disabledCommands: ['STARTTLS'] }, login);

@@ -23,6 +23,8 @@ describe('replay of committed lifecycle histories', () => {
         'launch-failed.json',
         'quota-waited.json',
         'relaunched-after-error.json',
+        // Recorded by the chaos suite: cancelled while its create was in flight; replays through patched('create-survives-cancel').
+        'cancelled-while-creating.json',
       ]),
     );
   });

@@ -53,6 +53,7 @@ async function runThrough(base: string) {
 }
 
 const ownership = (name: string, runId: string, launch: number) => ({
+  'latent-worker:deployment': 'default',
   'latent-worker:workflow-id': `latent-worker:${name}`,
   'latent-worker:run-id': runId,
   'latent-worker:attempt': String(launch),

@@ -52,6 +52,19 @@ export class CloudRegistry {
     return cloudLabel(workerOrThrow(this.config, workerName).credentials);
   }
 
+  /**
+   * One worker name for each distinct cloud, project and region of the configured workers: a
+   * client for any of them lists the same servers.
+   */
+  distinctClouds(): { cloud: string; workerName: string }[] {
+    const byCloud = new Map<string, string>();
+    for (const [workerName, { credentials }] of this.config.workers) {
+      const cloud = cloudLabel(credentials) + (credentials.regionName ? ` (region ${credentials.regionName})` : '');
+      if (!byCloud.has(cloud)) byCloud.set(cloud, workerName);
+    }
+    return [...byCloud].map(([cloud, workerName]) => ({ cloud, workerName }));
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.clients.values()].map((client) => client.close()));
     this.clients.clear();

@@ -1,7 +1,7 @@
 import { cancellationSignal } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { isUuid } from '../config/serverOptions.js';
-import type { Image } from '../openstack/index.js';
+import { isUuid, type ImageFunction } from '../config/serverOptions.js';
+import type { CallOptions, Image, ImageApi } from '../openstack/index.js';
 import type { ImageSelector, ImageSpec } from '../workflows/types.js';
 import type { CloudRegistry } from './cloudRegistry.js';
 import { cloudCall } from './failures.js';
@@ -21,24 +21,27 @@ export interface ResolvedImage {
 
 export function resolveImageActivity(clouds: CloudRegistry) {
   return async function resolveImage({ workerName, image }: ResolveImageInput): Promise<ResolvedImage> {
-    const glance = clouds.forWorker(workerName).image;
-    const options = { signal: cancellationSignal() };
-    if (typeof image === 'string' && isUuid(image)) {
-      const found = await cloudCall(() => glance.getImage(image, options));
-      if (!found) throw ApplicationFailure.nonRetryable(`image ${image} does not exist or is not visible to this project`, 'ImageNotFound');
-      return usable(found);
-    }
-    if (typeof image === 'string') {
-      return usable(only(await cloudCall(() => glance.findImagesByName(image, options)), `named "${image}"`));
-    }
-    if ('resolver' in image) {
-      const choose = clouds.imageFunctionFor(workerName);
-      const images = await cloudCall(() => glance.listImages({}, options));
-      return usable(await chosenByFunction(choose, images));
-    }
-    const candidates = await cloudCall(() => glance.listImages(serverSideFilters(image), options));
-    return usable(pick(candidates.filter((candidate) => matches(candidate, image)), image));
+    return findImage(clouds.forWorker(workerName).image, image, () => clouds.imageFunctionFor(workerName), { signal: cancellationSignal() });
   };
+}
+
+/** The image a spec names, as a launch would boot it; also what `latent-worker validate --connect` checks. */
+export async function findImage(glance: ImageApi, image: ImageSpec, imageFunction: () => ImageFunction, options: CallOptions): Promise<ResolvedImage> {
+  if (typeof image === 'string' && isUuid(image)) {
+    const found = await cloudCall(() => glance.getImage(image, options));
+    if (!found) throw ApplicationFailure.nonRetryable(`image ${image} does not exist or is not visible to this project`, 'ImageNotFound');
+    return usable(found);
+  }
+  if (typeof image === 'string') {
+    return usable(only(await cloudCall(() => glance.findImagesByName(image, options)), `named "${image}"`));
+  }
+  if ('resolver' in image) {
+    const choose = imageFunction();
+    const images = await cloudCall(() => glance.listImages({}, options));
+    return usable(await chosenByFunction(choose, images));
+  }
+  const candidates = await cloudCall(() => glance.listImages(serverSideFilters(image), options));
+  return usable(pick(candidates.filter((candidate) => matches(candidate, image)), image));
 }
 
 function usable(image: Image): ResolvedImage {

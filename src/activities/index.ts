@@ -2,6 +2,7 @@ import { authenticateActivity } from './auth.js';
 import type { CloudRegistry } from './cloudRegistry.js';
 import { resolveImageActivity } from './images.js';
 import { logNotifier, type MissingNotifier } from './notify.js';
+import { reaperActivities } from './reaper.js';
 import { reportActivities } from './reports.js';
 import { serverActivities } from './servers.js';
 
@@ -10,14 +11,17 @@ export interface ActivityDeps {
   notifier?: MissingNotifier;
   /** How often a booting or deleting server is polled; default 1 s. */
   pollIntervalMs?: number;
+  /** The config's deployment id, written on every server and the only servers the reaper judges. */
+  deployment: string;
 }
 
-/** Every side effect a lifecycle has, built from the worker process's own dependencies. */
-export function createActivities({ clouds, notifier = logNotifier, pollIntervalMs = 1000 }: ActivityDeps) {
+/** Every side effect of a lifecycle or of the reaper, built from the worker process's own dependencies. */
+export function createActivities({ clouds, notifier = logNotifier, pollIntervalMs = 1000, deployment }: ActivityDeps) {
   return {
     authenticate: authenticateActivity(clouds),
     resolveImage: resolveImageActivity(clouds),
-    ...serverActivities(clouds, { pollIntervalMs }),
+    ...serverActivities(clouds, { pollIntervalMs, deployment }),
     ...reportActivities(clouds, notifier),
+    ...reaperActivities(clouds, { deployment }),
   };
 }

@@ -8,6 +8,7 @@ import { buildServerRequest, type ResolvedNic } from './serverRequest.js';
 
 /** Metadata keys that mark a server as ours; the reaper and adoption read them. */
 export const OWNER_KEYS = {
+  deployment: 'latent-worker:deployment',
   workflowId: 'latent-worker:workflow-id',
   runId: 'latent-worker:run-id',
   attempt: 'latent-worker:attempt',
@@ -54,12 +55,17 @@ export interface WaitForActiveInput extends ServerRef {
 export interface ServerActivityOptions {
   /** How often a booting or deleting server is looked at. */
   pollIntervalMs: number;
+  /**
+   * The installation that owns the servers, from the worker process's config: kept out of the
+   * workflow input so that running lifecycles and their histories stay as they are.
+   */
+  deployment: string;
 }
 
 const GiB = 1024 ** 3;
 const CONSOLE_TAIL_LINES = 30;
 
-export function serverActivities(clouds: CloudRegistry, { pollIntervalMs }: ServerActivityOptions) {
+export function serverActivities(clouds: CloudRegistry, { pollIntervalMs, deployment }: ServerActivityOptions) {
   async function createServer(input: CreateServerInput): Promise<CreatedServer> {
     const cloud = clouds.forWorker(input.workerName);
     const options = { signal: cancellationSignal() };
@@ -77,6 +83,7 @@ export function serverActivities(clouds: CloudRegistry, { pollIntervalMs }: Serv
       blockDevices,
       metadata: {
         ...input.meta,
+        [OWNER_KEYS.deployment]: deployment,
         [OWNER_KEYS.workflowId]: input.owner.workflowId,
         [OWNER_KEYS.runId]: input.owner.runId,
         [OWNER_KEYS.attempt]: String(input.owner.attempt),

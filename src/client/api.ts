@@ -39,7 +39,7 @@ export class LatentWorkerClient {
 
   static async connect(settings: TemporalSettings): Promise<LatentWorkerClient> {
     const connection = await Connection.connect({ address: settings.address, connectTimeout: '10 seconds' });
-    return new LatentWorkerClient(new Client({ connection, namespace: settings.namespace }), settings.taskQueue);
+    return new LatentWorkerClient(new Client({ connection, namespace: settings.namespace, dataConverter: settings.dataConverter }), settings.taskQueue);
   }
 
   /** Starts a lifecycle, or joins the one already running for this worker name. */
@@ -92,7 +92,12 @@ export class LatentWorkerClient {
   async waitForPhase(workerName: string, phase: Phase, { intervalMs = 500, onStatus }: { intervalMs?: number; onStatus?: (status: LifecycleStatus) => void } = {}): Promise<LifecycleStatus> {
     const target = PHASE_ORDER.indexOf(phase);
     for (;;) {
-      const status = await this.status(workerName);
+      const status = await this.status(workerName).catch(async (error: unknown) => {
+        // A lifecycle that already failed answers with its failure, which says more than the query's error.
+        const { status: closed } = await this.handle(workerName).describe();
+        if (closed.name !== 'RUNNING') return (await this.result(workerName)).status;
+        throw error;
+      });
       onStatus?.(status);
       if (PHASE_ORDER.indexOf(status.phase) >= target || status.outcome) return status;
       await new Promise((resolve) => setTimeout(resolve, intervalMs));

@@ -9,7 +9,7 @@ import type { WorkerSpec } from '../workflows/types.js';
 import { ConfigError, cloudLabel, resolveCredentials } from './credentials.js';
 import { resolveNotifySettings, type NotifySettings } from './notify.js';
 import { renderProperties } from './render.js';
-import { configFileSchema, workerDefinitionSchema, type WorkerDefinition } from './schema.js';
+import { configFileSchema, deploymentSchema, workerDefinitionSchema, type ReaperSettings, type WorkerDefinition } from './schema.js';
 import type { ImageFunction } from './serverOptions.js';
 
 export { ConfigError } from './credentials.js';
@@ -38,6 +38,9 @@ export interface LoadedConfig {
   workers: ReadonlyMap<string, ResolvedWorker>;
   /** Where missing-worker reports go besides the log. */
   notify: NotifySettings;
+  /** Written on every server this installation creates; its reaper looks at no other servers. */
+  deployment: string;
+  reaper: ReaperSettings;
 }
 
 type Env = Record<string, string | undefined>;
@@ -94,7 +97,15 @@ export function parseConfig(raw: unknown, source: string, env: Env = process.env
     const specFor = (properties: Record<string, string> = {}): WorkerSpec => toSpec(render(definition, properties, source), credentials);
     workers.set(definition.name, { definition, credentials, imageFunction, specFor });
   }
-  return { source, workers, notify };
+  return { source, workers, notify, deployment: withSource(source, () => deploymentFrom(parsed.data.deployment, env)), reaper: parsed.data.reaper };
+}
+
+function deploymentFrom(configured: string, env: Env): string {
+  const fromEnv = env.LATENT_WORKER_DEPLOYMENT;
+  if (fromEnv === undefined || fromEnv === '') return configured;
+  const checked = deploymentSchema.safeParse(fromEnv);
+  if (!checked.success) throw new ConfigError(`LATENT_WORKER_DEPLOYMENT: ${checked.error.issues[0]!.message}`);
+  return checked.data;
 }
 
 function withSource<T>(source: string, read: () => T): T {
@@ -159,9 +170,10 @@ function describeIssues(error: z.ZodError, raw: unknown): string {
       if (top === 'workers' && typeof index === 'number') {
         const name = (raw as { workers?: { name?: unknown }[] }).workers?.[index]?.name;
         const worker = typeof name === 'string' ? `worker "${name}"` : `workers[${index}]`;
-        const field = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : rest.join('.');
+        const field = issue.code === 'unrecognized_keys' ? [...rest, issue.keys.join(', ')].join('.') : rest.join('.');
         where = field ? `${worker}: ${field}` : worker;
       }
+      if (issue.code === 'unrecognized_keys' && top === undefined) where = issue.keys.join(', ');
       const message = issue.code === 'unrecognized_keys' ? 'unknown key (check the spelling against the README)' : issue.message;
       return `  - ${where || '(top level)'}: ${message}`;
     })

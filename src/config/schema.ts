@@ -12,7 +12,8 @@ const workerName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit');
 
-const seconds = (what: string) => z.number({ error: `${what} must be a number of seconds` });
+// The type message only: a range check keeps its own message, so -5 is not called "not a number".
+const seconds = (what: string) => z.number({ error: (issue) => (issue.code === 'invalid_type' ? `${what} must be a number of seconds` : undefined) });
 
 const clientVersion = z
   .union([z.string(), z.number()])
@@ -24,13 +25,17 @@ const workerFields = z.strictObject({
   // The CI worker's login to the master. It is the master's secret: kept here so a Buildbot
   // config carries over unchanged, but never sent to a workflow.
   password: z.string().optional(),
-  flavor: z.union([z.string().min(1), z.number().int().nonnegative()]).transform(String),
+  flavor: z
+    .union([z.string().min(1), z.number().int().nonnegative()], {
+      error: (issue) => (issue.input === undefined ? 'required: a flavor id or name' : 'must be a flavor id or name (text, or a whole number)'),
+    })
+    .transform(String),
   image: imageSchema.optional(),
   block_devices: z.array(blockDeviceSchema).min(1, 'give at least one block device, or leave block_devices out').optional(),
   os_username: z.string().min(1).optional(),
   os_password: z.string().min(1).optional(),
   os_tenant_name: z.string().min(1).optional(),
-  os_auth_url: z.url({ error: 'must be an http(s) URL such as https://keystone.example.org:5000/v3' }).optional(),
+  os_auth_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://keystone.example.org:5000/v3' }).optional(),
   os_user_domain: z.string().min(1).optional(),
   os_project_domain: z.string().min(1).optional(),
   region: z.string().min(1).optional(),
@@ -43,8 +48,8 @@ const workerFields = z.strictObject({
   nova_args: novaArgsSchema,
   client_version: clientVersion.default('1.1'),
   // Buildbot's code defaults to an hour; its documentation (and we) say 20 minutes.
-  missing_timeout: seconds('missing_timeout').positive().default(20 * 60),
-  boot_timeout: seconds('boot_timeout').positive().default(10 * 60),
+  missing_timeout: seconds('missing_timeout').positive('must be more than 0 seconds').default(20 * 60),
+  boot_timeout: seconds('boot_timeout').positive('must be more than 0 seconds').default(10 * 60),
   // Buildbot's meaning: 0 releases the worker after each build, a negative value never.
   build_wait_timeout: seconds('build_wait_timeout').default(10 * 60),
   launch_attempts: z.number().int().min(1, 'must be at least 1').max(20, 'must be at most 20').default(3),
@@ -56,11 +61,25 @@ export const workerDefinitionSchema = workerFields.refine((worker) => worker.ima
   path: ['image'],
 });
 
+/** Marks this installation's servers, so that its reaper never touches another's on a shared project. */
+export const deploymentSchema = z.string().regex(/^[A-Za-z0-9._-]{1,63}$/, 'must be 1-63 letters, digits, ".", "_" or "-"');
+
+const reaperSchema = z.strictObject({
+  intervalSeconds: seconds('intervalSeconds').int('must be a whole number of seconds').positive().default(300),
+  // A server this young may come from a create still in flight for a run that has just closed.
+  graceSeconds: seconds('graceSeconds').nonnegative().default(600),
+});
+
 export const configFileSchema = z.strictObject({
-  workers: z.array(workerDefinitionSchema).min(1, 'define at least one worker'),
+  workers: z
+    .array(workerDefinitionSchema, { error: (issue) => (issue.input === undefined ? 'required: a list of worker definitions' : 'must be a list of worker definitions') })
+    .min(1, 'define at least one worker'),
+  deployment: deploymentSchema.default('default'),
+  reaper: reaperSchema.default({ intervalSeconds: 300, graceSeconds: 600 }),
   // Checked by resolveNotifySettings, which layers LATENT_WORKER_SMTP_* / _WEBHOOK_* over it first.
   notify: z.unknown().optional(),
-});
+}, { error: (issue) => (issue.code === 'invalid_type' ? 'the file must hold a mapping with a "workers:" list' : undefined) });
 
 export type WorkerDefinition = z.output<typeof workerDefinitionSchema>;
 export type ConfigFile = z.output<typeof configFileSchema>;
+export type ReaperSettings = z.output<typeof reaperSchema>;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { EndpointInterface } from './catalog.js';
 
 export type IdentityVersion = 'v3' | 'v2.0';
@@ -82,6 +82,10 @@ export function versionInUrl(authUrl: string): IdentityVersion | undefined {
   } catch {
     throw new RangeError(`authUrl '${authUrl}' is not a valid URL`);
   }
+  if (parsed.username || parsed.password) {
+    // It would be repeated in every error, log line and cloud label; Keystone never reads it anyway.
+    throw new RangeError(`authUrl ${parsed.protocol}//${parsed.host}${parsed.pathname} carries a user name or password; give credentials as username and password instead`);
+  }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new RangeError(`authUrl '${authUrl}' must be an http or https URL`);
   }
@@ -136,20 +140,32 @@ function requireProject(scope: ProjectScope): void {
   }
 }
 
-/** Cache key: one token per cloud, identity and scope. It names no secret. */
+/**
+ * Cache key: one token per cloud, identity, scope and secret. The secret counts because two
+ * definitions of the same user may disagree on it (one of them mistyped): the wrong one must fail
+ * on its own rather than borrow, or spoil, the other's session. It is kept as a keyed hash, so
+ * the key names no secret and cannot be checked against guesses outside this process.
+ */
 export function tokenCacheKey(credentials: CloudCredentials): string {
   const cloud = credentials.authUrl.replace(/\/+$/, '');
   switch (credentials.authType) {
-    case 'v3applicationcredential':
-      return credentials.applicationCredentialId
-        ? `${cloud} application-credential-id:${credentials.applicationCredentialId}`
-        : `${cloud} application-credential:${userKey(credentials)}/${credentials.applicationCredentialName}`;
+    case 'v3applicationcredential': {
+      const credential = credentials.applicationCredentialId
+        ? `application-credential-id:${credentials.applicationCredentialId}`
+        : `application-credential:${userKey(credentials)}/${credentials.applicationCredentialName}`;
+      return `${cloud} ${credential} secret:${fingerprint(credentials.applicationCredentialSecret)}`;
+    }
     case 'v3token':
-      // Two different tokens may stand for different users: tell them apart without keeping either.
-      return `${cloud} token-sha256:${createHash('sha256').update(credentials.token).digest('hex').slice(0, 32)} ${scopeKey(credentials)}`;
+      return `${cloud} token:${fingerprint(credentials.token)} ${scopeKey(credentials)}`;
     default:
-      return `${cloud} ${userKey(credentials)} ${scopeKey(credentials)}`;
+      return `${cloud} ${userKey(credentials)} ${scopeKey(credentials)} secret:${fingerprint(credentials.password)}`;
   }
+}
+
+const fingerprintKey = randomBytes(32);
+
+function fingerprint(secret: string): string {
+  return createHmac('sha256', fingerprintKey).update(secret).digest('hex').slice(0, 32);
 }
 
 function userKey(user: UserRef): string {

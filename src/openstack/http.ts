@@ -149,7 +149,8 @@ function parseJsonBody(context: ExchangeContext, text: string, status: number, r
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    const snippet = redact(text.slice(0, 120).replace(/\s+/g, ' '), context.secrets);
+    // Redacted before it is cut: a secret that straddles the cut would leave its head behind.
+    const snippet = redact(text, context.secrets).slice(0, 120).replace(/\s+/g, ' ');
     throw new OpenStackError(
       { ...fieldsOf(context), kind: 'invalidResponse', status, requestId, retryable: false },
       `${status} answer is not JSON: ${snippet}`,

@@ -16,6 +16,8 @@ export interface DevServerOptions {
   /** Serve the Web UI, on `uiPort` or a free port. */
   ui?: boolean;
   uiPort?: number;
+  /** A codec server for the Web UI (`--ui-codec-endpoint`), so that it shows encrypted payloads decoded. */
+  uiCodecEndpoint?: string;
   /** SQLite file that keeps workflows across server restarts; in memory when omitted. */
   dbFilename?: string;
   /** Receives the server's stdout and stderr; defaults to `.scratch/temporal-dev-server-<port>.log`. */
@@ -36,7 +38,8 @@ export interface DevServer {
 
 export const NAMESPACE = 'default';
 
-const cliTypeNames: Record<SearchAttributeType, string> = {
+/** The `temporal` CLI's name for each search attribute type (`--search-attribute`, `--type`). */
+export const cliTypeNames: Record<SearchAttributeType, string> = {
   TEXT: 'Text',
   KEYWORD: 'Keyword',
   INT: 'Int',
@@ -60,6 +63,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', NAMESPACE, '--log-level', 'warn'];
   // The UI would otherwise fetch a newsfeed from the internet, which these machines cannot reach.
   args.push(...(uiPort === undefined ? ['--headless'] : ['--ui-port', String(uiPort), '--ui-disable-news-fetch']));
+  if (uiPort !== undefined && opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   if (opts.dbFilename) args.push('--db-filename', opts.dbFilename);
   for (const key of searchAttributeKeys) args.push('--search-attribute', `${key.name}=${cliTypeNames[key.type]}`);
   for (const [key, value] of Object.entries(opts.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);

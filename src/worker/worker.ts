@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { log } from '@temporalio/activity';
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { notifierFromSettings } from '../activities/notifiers/index.js';
 import { createActivities } from '../activities/index.js';
@@ -17,6 +18,8 @@ export interface LatentWorkerOptions {
   pollIntervalMs?: number;
   /** Per-request timeout for OpenStack calls. */
   httpTimeoutMs?: number;
+  /** Payload encryption (see src/codec/); the clients of this task queue must use the same. */
+  dataConverter?: DataConverter;
 }
 
 export interface LatentWorker {
@@ -32,10 +35,12 @@ export async function createLatentWorker(options: LatentWorkerOptions): Promise<
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     workflowsPath: workflowsPath(),
+    dataConverter: options.dataConverter,
     activities: createActivities({
       clouds,
       notifier: options.notifier ?? notifierFromSettings(options.config.notify, log),
       pollIntervalMs: options.pollIntervalMs,
+      deployment: options.config.deployment,
     }),
   });
   return { worker, clouds };

@@ -34,3 +34,19 @@ export const deletion = proxyActivities<Pick<Activities, 'deleteServer'>>({
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
+
+/** The reaper's look-ups: a broken cloud or Temporal fails this run only; the next scheduled run tries again. */
+export const reaperCalls = proxyActivities<Pick<Activities, 'reaperTargets' | 'listDeploymentServers' | 'describeOwners'>>({
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
+});
+
+/**
+ * The lifecycle's delete-until-gone, bounded here: an orphan that will not go is reported, and the
+ * next scheduled run (never overlapping this one) tries again, instead of one run holding them all.
+ */
+export const reaperDeletion = proxyActivities<Pick<Activities, 'deleteServer'>>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+});

@@ -1,2 +1,3 @@
 // The workflow bundle's entry point: every workflow type the worker registers.
 export { latentWorkerLifecycle } from './lifecycle.js';
+export { orphanReaper } from './reaper.js';

@@ -1,8 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { Command } from 'commander';
 import { stringify } from 'yaml';
+import { dataConverterFromEnv, describeEncryption } from '../../codec/index.js';
 import { CONFIG_FILE_NAMES, findConfigFile, loadConfigFile, parseConfig, type LoadedConfig } from '../../config/load.js';
 import { startSimulator, type Simulator } from '../../simulator/index.js';
 import { startDevServer } from '../../temporal/devServer.js';
@@ -17,6 +19,7 @@ interface DevOptions {
   uiPort: string;
   demo: boolean;
   bootDelayMs: string;
+  codecEndpoint?: string;
 }
 
 /** The seed document's simplest example, pointed at the simulator's Keystone v2.0. */
@@ -40,8 +43,11 @@ export function devCommand(): Command {
     .option('--ui-port <port>', 'Temporal Web UI port', '8233')
     .option('--boot-delay-ms <ms>', "simulator: how long a server stays in BUILD", '2000')
     .option('--no-demo', 'do not run the demo lifecycle')
+    .option('--codec-endpoint <url>', 'codec server the Web UI decrypts payloads with (see `latent-worker codec-server`)')
     .action(async (options: DevOptions, command: Command) => {
       const say = (line: string): void => console.log(`[dev] ${line}`);
+      // First, so that a malformed key stops dev before anything is started.
+      const dataConverter = dataConverterFromEnv();
       const explicit = command.optsWithGlobals<{ config?: string }>().config;
       let simulator: Simulator | undefined;
       let config: LoadedConfig;
@@ -59,15 +65,19 @@ export function devCommand(): Command {
         configPath = writeDevConfig(raw);
       }
 
-      const server = await startDevServer({ port: Number(options.port), ui: true, uiPort: Number(options.uiPort) });
+      // A demo should read as the lines it prints: the SDK's own INFO chatter (bundling, worker
+      // state) and its context dumps stay out; warnings still show, one line each.
+      Runtime.install({ logger: new DefaultLogger('WARN', ({ level, message }) => console.error(`[${level.toLowerCase()}] ${message}`)) });
+      const server = await startDevServer({ port: Number(options.port), ui: true, uiPort: Number(options.uiPort), uiCodecEndpoint: options.codecEndpoint });
       say(`Temporal dev server on ${server.address}, Web UI at ${server.uiUrl}`);
+      say(describeEncryption(dataConverter) + (dataConverter && !options.codecEndpoint ? ': to read payloads in the Web UI, run `latent-worker codec-server` and pass --codec-endpoint http://127.0.0.1:8888' : ''));
       const connection = await connectWorker(server.address);
-      const { worker, clouds } = await createLatentWorker({ connection, namespace: 'default', taskQueue: DEFAULT_TASK_QUEUE, config });
+      const { worker, clouds } = await createLatentWorker({ connection, namespace: 'default', taskQueue: DEFAULT_TASK_QUEUE, config, dataConverter });
       const running = worker.run();
       say(`worker polling task queue ${DEFAULT_TASK_QUEUE}`);
 
       const clientConnection = await Connection.connect({ address: server.address });
-      const client = new LatentWorkerClient(new Client({ connection: clientConnection }), DEFAULT_TASK_QUEUE);
+      const client = new LatentWorkerClient(new Client({ connection: clientConnection, dataConverter }), DEFAULT_TASK_QUEUE);
       try {
         if (simulator && options.demo) await runDemo(client, config, server.uiUrl ?? '', say);
         say('ready. From another terminal:');

@@ -50,7 +50,7 @@ async function waitAndReport(client: LatentWorkerClient, name: string, until: Wa
   }
 }
 
-function collectProperty(value: string, previous: Record<string, string>): Record<string, string> {
+export function collectProperty(value: string, previous: Record<string, string>): Record<string, string> {
   const match = /^([^=]+)=(.*)$/.exec(value);
   if (!match) throw new InvalidArgumentError(`--property must look like key=value, got "${value}"`);
   return { ...previous, [match[1]!]: match[2]! };

@@ -1,17 +1,25 @@
 import { Command } from 'commander';
+import { describeEncryption } from '../../codec/index.js';
 import { createLatentWorker, connectWorker } from '../../worker/worker.js';
+import { ensureReaperSchedule, reaperScheduleId } from '../reaper.js';
 import { temporalSettings } from '../settings.js';
-import { loadConfig } from './common.js';
+import { loadConfig, withClient } from './common.js';
 
 export function workerCommand(): Command {
   return new Command('worker')
     .description('run the Temporal worker that executes lifecycles (until SIGINT or SIGTERM)')
-    .action(async (_options: unknown, command: Command) => {
+    .option('--no-reaper', 'do not create or update the schedule of the orphan reaper')
+    .action(async (options: { reaper: boolean }, command: Command) => {
       const config = await loadConfig(command);
       const settings = temporalSettings();
+      if (options.reaper) {
+        const { intervalSeconds, graceSeconds } = config.reaper;
+        const change = await withClient((client) => ensureReaperSchedule(client.temporal, { deployment: config.deployment, taskQueue: settings.taskQueue, intervalSeconds, graceSeconds }));
+        console.log(`worker: reaper schedule ${reaperScheduleId(config.deployment)} ${change}: every ${intervalSeconds} s, grace ${graceSeconds} s`);
+      }
       const connection = await connectWorker(settings.address);
-      const { worker, clouds } = await createLatentWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, config });
-      console.log(`worker: ${config.workers.size} worker definition(s) from ${config.source}; polling task queue ${settings.taskQueue} on ${settings.address}`);
+      const { worker, clouds } = await createLatentWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, config, dataConverter: settings.dataConverter });
+      console.log(`worker: ${config.workers.size} worker definition(s) from ${config.source}; polling task queue ${settings.taskQueue} on ${settings.address}; ${describeEncryption(settings.dataConverter)}`);
       try {
         // Worker.run() returns after SIGINT/SIGTERM once in-flight tasks are done or handed back.
         await worker.run();
