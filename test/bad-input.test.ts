@@ -1,16 +1,15 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../src/client/exitCodes.js';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
 import { startLifecycleRig, SEED_WORKER, type LifecycleRig } from './support/lifecycleRig.js';
 import { AUDITED_SECRETS, WRONG_PASSWORD } from './support/secrets.js';
+import { runCli } from './support/cli.js';
 import { temporalAddress } from './support/temporal.js';
+import { freePort } from '../src/temporal/ports.js';
 
 // Malformed configs and command lines, each through the real CLI in a child process: every one
 // gets a message that names the field or the problem, a non-zero exit code, and nothing is
@@ -18,7 +17,6 @@ import { temporalAddress } from './support/temporal.js';
 // Temporal or the cloud is contacted); runtime ones are found by `validate --connect`, or end
 // the lifecycle before a server is created (exit 1).
 
-const run = promisify(execFile);
 const IMAGE = SEED_WORKER.image;
 
 let rig: LifecycleRig;
@@ -64,27 +62,10 @@ function writeConfig(name: string, content: unknown): string {
   return path;
 }
 
-/** A port nothing listens on: bound a moment ago, then closed. */
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
-/** The real CLI with the test's Temporal service and task queue, and no OpenStack or encryption settings of the machine's. */
-async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(OS_|LATENT_WORKER_)/.test(key)));
-  const childEnv = { ...inherited, TEMPORAL_ADDRESS: temporalAddress(), LATENT_WORKER_TASK_QUEUE: rig.client.taskQueue, ...env };
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/client/cli.ts', ...args], { env: childEnv, timeout: 90_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: failed.code ?? -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
-  }
-}
+/** The real CLI with the test's Temporal service and task queue. */
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  runCli(args, { TEMPORAL_ADDRESS: temporalAddress(), LATENT_WORKER_TASK_QUEUE: rig.client.taskQueue, ...env });
 
 const base = { name: 'bad', ...SEED_WORKER, os_auth_url: 'http://127.0.0.1:9/identity/v2.0' };
 const { flavor: _flavor, ...withoutFlavor } = base;

@@ -1,15 +1,12 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../src/client/exitCodes.js';
+import { runCli } from './support/cli.js';
 import { startLifecycleRig, SEED_WORKER, type LifecycleRig } from './support/lifecycleRig.js';
 import { temporalAddress } from './support/temporal.js';
-
-const run = promisify(execFile);
 
 let rig: LifecycleRig;
 let configPath: string;
@@ -26,17 +23,8 @@ afterAll(async () => {
   await rig?.stop();
 });
 
-/** Runs the real CLI in a child process, as a CI master's script would; never throws on exit codes. */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { ...process.env, TEMPORAL_ADDRESS: temporalAddress(), LATENT_WORKER_TASK_QUEUE: rig.client.taskQueue };
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/client/cli.ts', '--config', configPath, ...args], { env, timeout: 90_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: failed.code ?? -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
-  }
-}
+const cli = (...args: string[]) =>
+  runCli(['--config', configPath, ...args], { TEMPORAL_ADDRESS: temporalAddress(), LATENT_WORKER_TASK_QUEUE: rig.client.taskQueue });
 
 describe('the latent-worker CLI', () => {
   it('substantiates, reports status, and attaches and releases a worker', async () => {

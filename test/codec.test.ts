@@ -1,7 +1,5 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import net from 'node:net';
-import { promisify } from 'node:util';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, type Payload } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
@@ -23,32 +21,16 @@ import { defaultUsers } from '../src/simulator/index.js';
 import { PREVIOUS_ENV, ROTATED_ENV, TEST_KEYS } from './support/encryption.js';
 import { startLifecycleRig, type LifecycleRig } from './support/lifecycleRig.js';
 import { APPLICATION_CREDENTIAL, AUDITED_USER } from './support/secrets.js';
+import { runCli } from './support/cli.js';
 import { connectClient, temporalAddress } from './support/temporal.js';
+import { freePort } from '../src/temporal/ports.js';
 
-const run = promisify(execFile);
 const utf8 = new TextEncoder();
 const jsonPayload = (value: unknown): Payload => ({ metadata: { encoding: utf8.encode('json/plain') }, data: utf8.encode(JSON.stringify(value)) });
 const codecOf = (env: Record<string, string>): AesGcmCodec => codecFromEnv(env)!;
 
-/** A port that was free a moment ago. */
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
-/** The real CLI in a child process; never throws on exit codes. */
-async function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/client/cli.ts', ...args], { env: { ...process.env, ...env }, timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: failed.code ?? -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
-  }
-}
+const cli = (args: string[], env: Record<string, string>) => runCli(args, env);
 
 describe('the AES-256-GCM payload codec', () => {
   const codec = codecOf(ROTATED_ENV);

@@ -1,17 +1,9 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfigFile, parseConfig } from '../src/config/load.js';
+import { SEED_SIMPLEST_EXAMPLE } from '../src/config/seedExample.js';
 
-const seedWorker = {
-  name: 'bot2',
-  password: 'sekrit',
-  flavor: 1,
-  image: '8ac9d4a4-5e03-48b0-acde-77a0345a9ab1',
-  os_username: 'user',
-  os_password: 'password',
-  os_tenant_name: 'tenant',
-  os_auth_url: 'http://127.0.0.1:35357/v2.0',
-};
+const seedWorker = SEED_SIMPLEST_EXAMPLE;
 
 function configError(raw: unknown, env: Record<string, string> = {}): string {
   try {

@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,9 +11,9 @@ import { ConfigError, parseConfig } from '../src/config/load.js';
 import { OpenStackClient } from '../src/openstack/index.js';
 import type { ReaperReport } from '../src/workflows/reaper.js';
 import { startLifecycleRig, SEED_WORKER, type LifecycleRig } from './support/lifecycleRig.js';
+import { runCli } from './support/cli.js';
 import { temporalAddress } from './support/temporal.js';
 
-const run = promisify(execFile);
 const IMAGE = '8ac9d4a4-5e03-48b0-acde-77a0345a9ab1';
 const DEPLOYMENT = 'reaper-test';
 
@@ -59,16 +57,8 @@ async function terminatedWithServer(base: string): Promise<{ serverId: string; r
   return { serverId: serverId!, runId: handle.firstExecutionRunId };
 }
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { ...process.env, TEMPORAL_ADDRESS: temporalAddress(), LATENT_WORKER_TASK_QUEUE: rig.client.taskQueue };
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/client/cli.ts', '--config', configPath, ...args], { env, timeout: 90_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: failed.code ?? -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
-  }
-}
+const cli = (...args: string[]) =>
+  runCli(['--config', configPath, ...args], { TEMPORAL_ADDRESS: temporalAddress(), LATENT_WORKER_TASK_QUEUE: rig.client.taskQueue });
 
 describe('the orphan reaper', () => {
   it("reports a terminated lifecycle's server in a dry run, then deletes it until gone", async () => {

@@ -9,6 +9,7 @@ import { resolveTemporalCli } from './binaries.js';
 import { spawnGuarded } from './guardedProcess.js';
 import type { GuardedProcess } from './guardedProcess.js';
 import { projectRoot } from './paths.js';
+import { freePort } from './ports.js';
 
 export interface DevServerOptions {
   /** Front-end gRPC port; a free one is picked when omitted. */
@@ -126,17 +127,6 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-/** A port that was free a moment ago; the server binds it right after, so a clash is unlikely. */
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 async function logTail(logFile: string, bytes = 4_000): Promise<string> {
   try {

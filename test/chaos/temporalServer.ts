@@ -1,6 +1,6 @@
-import net from 'node:net';
 import path from 'node:path';
 import { startDevServer, type DevServer } from '../../src/temporal/devServer.js';
+import { freePort } from '../../src/temporal/ports.js';
 
 /**
  * The suite's own Temporal dev server, on a fixed port with an on-disk database, so that it can
@@ -50,13 +50,3 @@ export class RestartableTemporal {
   }
 }
 
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}

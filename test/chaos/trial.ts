@@ -10,6 +10,7 @@ import type { Phase } from '../../src/workflows/types.js';
 import type { RestartableTemporal } from './temporalServer.js';
 import { GiveUp, sleep, waitFor, withTimeout } from './waits.js';
 import { WorkerProcess } from './workerProcess.js';
+import { SEED_SIMPLEST_EXAMPLE } from '../../src/config/seedExample.js';
 
 export type OutcomeKind = 'released' | 'missing' | 'failed' | 'cancelled' | 'terminated';
 
@@ -20,15 +21,9 @@ export interface Outcome {
   message?: string;
 }
 
-/** The seed document's simplest worker; the auth URL points at the trial's own simulator. */
-export const SEED_DEFINITION = {
-  password: 'sekrit',
-  flavor: 1,
-  image: '8ac9d4a4-5e03-48b0-acde-77a0345a9ab1',
-  os_username: 'user',
-  os_password: 'password',
-  os_tenant_name: 'tenant',
-};
+/** The seed document's simplest worker; the runner points its auth URL at the trial's own simulator. */
+const { name: _name, os_auth_url: _authUrl, ...seedDefinition } = SEED_SIMPLEST_EXAMPLE;
+export const SEED_DEFINITION = seedDefinition;
 
 const PHASE_ORDER: Phase[] = ['starting', 'authenticating', 'resolving-image', 'creating', 'booting', 'waiting-for-attach', 'attached', 'deleting', 'done'];
 

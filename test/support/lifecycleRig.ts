@@ -8,16 +8,11 @@ import { parseConfig, type LoadedConfig } from '../../src/config/load.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
 import { createLatentWorker } from '../../src/worker/worker.js';
 import { connectClient, temporalAddress, uniqueTaskQueue } from './temporal.js';
+import { SEED_SIMPLEST_EXAMPLE } from '../../src/config/seedExample.js';
 
-/** The seed document's simplest example, minus the auth URL that the rig points at its simulator. */
-export const SEED_WORKER = {
-  password: 'sekrit',
-  flavor: 1,
-  image: '8ac9d4a4-5e03-48b0-acde-77a0345a9ab1',
-  os_username: 'user',
-  os_password: 'password',
-  os_tenant_name: 'tenant',
-};
+/** The seed document's simplest example, minus the name and the auth URL that the rig points at its simulator. */
+const { name: _name, os_auth_url: _authUrl, ...seedWorker } = SEED_SIMPLEST_EXAMPLE;
+export const SEED_WORKER = seedWorker;
 
 export interface LifecycleRig {
   simulator: Simulator;

@@ -13,6 +13,7 @@ import { connectWorker, createLatentWorker } from '../../worker/worker.js';
 import { LatentWorkerClient } from '../api.js';
 import { DEFAULT_TASK_QUEUE } from '../contract.js';
 import { describeStatus } from '../format.js';
+import { SEED_SIMPLEST_EXAMPLE } from '../../config/seedExample.js';
 
 interface DevOptions {
   port: string;
@@ -24,16 +25,7 @@ interface DevOptions {
 
 /** The seed document's simplest example, pointed at the simulator's Keystone v2.0. */
 function seedExample(simulator: Simulator) {
-  return {
-    name: 'bot2',
-    password: 'sekrit',
-    flavor: 1,
-    image: '8ac9d4a4-5e03-48b0-acde-77a0345a9ab1',
-    os_username: 'user',
-    os_password: 'password',
-    os_tenant_name: 'tenant',
-    os_auth_url: simulator.authUrlV2,
-  };
+  return { ...SEED_SIMPLEST_EXAMPLE, os_auth_url: simulator.authUrlV2 };
 }
 
 export function devCommand(): Command {

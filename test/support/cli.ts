@@ -1,0 +1,26 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the real `latent-worker` CLI in a child process, as a CI master's script would, with the
+ * machine's own OpenStack and latent-worker settings left out so only `env` decides. Never throws
+ * on an exit code: the caller asserts it.
+ */
+export async function runCli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(OS_|LATENT_WORKER_)/.test(key)));
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/client/cli.ts', ...args], { env: { ...inherited, ...env }, timeout: 90_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: failed.code ?? -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+  }
+}
