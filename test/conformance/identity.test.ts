@@ -95,7 +95,9 @@ describe('other v3 methods', () => {
       json: { auth: { identity: { methods: ['token'], token: { id: header(first, 'x-subject-token') } }, scope } },
     });
     expect(res.status).toBe(201);
-    expect(res.body.token.methods).toEqual(['password', 'token']);
+    // Keystone keeps a token's methods as a set: the real one answered ['token', 'password'] in one
+    // run and ['password', 'token'] in another.
+    expect([...res.body.token.methods].sort()).toEqual(['password', 'token']);
     expect(res.body.token.audit_ids).toEqual([expect.any(String), first.body.token.audit_ids[0]]);
     expect(res.body.token.expires_at).toBe(first.body.token.expires_at);
     const unknown = await call('POST', `${target.authUrl}/auth/tokens`, {
