@@ -15,6 +15,7 @@ import { runScenarios } from '../test/chaos/runner.js';
 import { SCENARIOS } from '../test/chaos/scenarios.js';
 import { RestartableTemporal } from '../test/chaos/temporalServer.js';
 import { WorkerProcess } from '../test/chaos/workerProcess.js';
+import { auditServer, describeAudit } from '../test/support/historyAudit.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -77,6 +78,10 @@ try {
   temporal = await RestartableTemporal.start(dir);
   log(`Temporal dev server on ${temporal.address}, database ${path.relative(projectRoot, temporal.dbFilename)}`);
   const results = await runScenarios(scenarios, temporal, { runs, concurrency, dir, log });
+  // The chaos histories (SIGKILLs, restarts, faults, reaper runs) get the same secrets audit as
+  // the test suite's: no password, token or credential secret in any of them.
+  const audit = await auditServer(temporal.address);
+  log(`secrets audit: ${describeAudit(audit)}`);
   const rows = summarize(scenarios.map((s) => s.name), results);
   const wallSeconds = Math.round((Date.now() - startedAt) / 1000);
   writeReport(reportFile, {
@@ -92,6 +97,7 @@ try {
     markdown: markdownTable(rows),
   });
   console.log(`\n${textTable(rows)}\n`);
+  for (const finding of audit.scanner.findings) console.log(`SECRET FOUND in ${finding.where}: ${finding.what}`);
   const failed = rows.filter((row) => row.failures.length > 0);
   for (const row of failed) console.log(`FAILED ${row.scenario}:\n  ${row.failures.join('\n  ')}`);
   if (results.some((r) => r.notes.some((n) => n.startsWith('no reaper')))) {
@@ -102,7 +108,9 @@ try {
   const created = results.reduce((n, r) => n + r.serversCreated, 0);
   const left = results.reduce((n, r) => n + r.serversLeft, 0);
   const duplicates = results.reduce((n, r) => n + r.duplicates, 0);
-  if (failed.length === 0) {
+  if (audit.scanner.findings.length > 0) {
+    console.log(`CHAOS FAILED: ${audit.scanner.findings.length} secret(s) found in workflow histories (${wallSeconds} s)`);
+  } else if (failed.length === 0) {
     console.log(`CHAOS PASSED: ${scenarios.length} scenarios, ${trials} runs, ${created} servers created, ${left} left, ${duplicates} duplicates, ${wallSeconds} s`);
     exitCode = 0;
   } else {
