@@ -31,10 +31,12 @@ export class WorkerProcess {
 
   static async start(options: WorkerProcessOptions, readyTimeoutMs = 90_000): Promise<WorkerProcess> {
     const logOffset = sizeOf(options.logFile);
-    // `env` execs node in place, so the guarded pid is the worker's own.
+    // `env` execs node in place, so the guarded pid is the worker's own. No reaper schedule: its
+    // runs log in to every configured cloud at times of the clock's choosing, which would hand
+    // scenarios a cached token they expect to fetch (the suite runs `reap` itself when it wants it).
     const guarded = spawnGuarded(
       'env',
-      [`TEMPORAL_ADDRESS=${options.temporalAddress}`, `LATENT_WORKER_TASK_QUEUE=${options.taskQueue}`, process.execPath, '--import', 'tsx', CLI, '--config', options.configFile, 'worker'],
+      [`TEMPORAL_ADDRESS=${options.temporalAddress}`, `LATENT_WORKER_TASK_QUEUE=${options.taskQueue}`, process.execPath, '--import', 'tsx', CLI, '--config', options.configFile, 'worker', '--no-reaper'],
       options.logFile,
     );
     const worker = new WorkerProcess(guarded, options.logFile, logOffset);
