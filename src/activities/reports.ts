@@ -1,6 +1,7 @@
 import { activityInfo, cancellationSignal } from '@temporalio/activity';
 import type { CloudRegistry } from './cloudRegistry.js';
 import type { MissingNotifier } from './notify.js';
+import { consoleTail } from './servers.js';
 
 export interface MissingInput {
   workerName: string;
@@ -15,8 +16,6 @@ export interface LaunchFailedInput {
   recipients: string[];
   reasons: string[];
 }
-
-const CONSOLE_TAIL_LINES = 30;
 
 /**
  * Tells people when a lifecycle gives up. A missing worker's report carries what an operator
@@ -63,9 +62,7 @@ function reportIdentity(clouds: CloudRegistry, workerName: string) {
 
 /** Best effort: a report goes out even when the cloud cannot say more about the server. */
 async function serverDiagnostics(clouds: CloudRegistry, workerName: string, serverId: string): Promise<{ status: string; fault?: string; consoleTail?: string }> {
-  const nova = clouds.forWorker(workerName).compute;
-  const options = { signal: cancellationSignal() };
-  const server = await nova.getServer(serverId, options).catch(() => undefined);
-  const consoleTail = await nova.getConsoleOutput(serverId, { ...options, length: CONSOLE_TAIL_LINES }).catch(() => undefined);
-  return { status: server?.status ?? 'unknown', fault: server?.fault?.message, consoleTail };
+  const cloud = clouds.forWorker(workerName);
+  const server = await cloud.compute.getServer(serverId, { signal: cancellationSignal() }).catch(() => undefined);
+  return { status: server?.status ?? 'unknown', fault: server?.fault?.message, consoleTail: await consoleTail(cloud, serverId) };
 }

@@ -183,7 +183,7 @@ async function resolveNics(cloud: OpenStackClient, nics: NicsArg | undefined, op
 }
 
 /** The end of the console log, for a human deciding why a server failed; never fatal. */
-async function consoleTail(cloud: OpenStackClient, serverId: string): Promise<string | undefined> {
+export async function consoleTail(cloud: OpenStackClient, serverId: string): Promise<string | undefined> {
   try {
     return await cloud.compute.getConsoleOutput(serverId, { length: CONSOLE_TAIL_LINES, signal: cancellationSignal() });
   } catch {
