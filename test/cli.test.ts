@@ -32,7 +32,9 @@ describe('the latent-worker CLI', () => {
     const started = await cli('substantiate', name, '--wait', 'active', '--property', 'branch=main');
     expect(started.code).toBe(EXIT.ok);
     expect(started.stdout).toContain(`${name}: lifecycle latent-worker:${name}`);
-    expect(started.stdout).toMatch(new RegExp(`${name}: waiting-for-attach, server ${name}-\\w{8}-1 [0-9a-f-]{36}`));
+    // Not a terminal: one progress line per phase, each with the seconds since the command started.
+    expect(started.stdout).toMatch(new RegExp(`${name}: authenticating \\(\\d+ s\\)`));
+    expect(started.stdout).toMatch(new RegExp(`${name}: waiting-for-attach, server ${name}-\\w{8}-1 [0-9a-f-]{36} \\(\\d+ s\\)`));
 
     const status = await cli('status', name, '--json');
     expect(status.code).toBe(EXIT.ok);
@@ -40,13 +42,22 @@ describe('the latent-worker CLI', () => {
     expect(parsed.phase).toBe('waiting-for-attach');
     expect(rig.simulator.servers().map((server) => server.id)).toContain(parsed.serverId);
 
-    expect((await cli('attached', name)).stdout).toContain(`${name}: attached`);
+    const attached = await cli('attached', name, '--json');
+    expect(attached.code).toBe(EXIT.ok);
+    expect(JSON.parse(attached.stdout)).toEqual({ workerName: name, signal: 'attached', sent: true });
     expect((await cli('build-started', name)).stdout).toContain(`${name}: build started`);
     expect((await rig.client.status(name)).buildsRunning).toBe(1);
     expect((await cli('build-finished', name)).stdout).toContain(`${name}: build finished`);
     expect((await rig.client.status(name)).buildsFinished).toBe(1);
     expect((await cli('release', name)).stdout).toContain(`${name}: release requested`);
     expect((await rig.client.result(name)).outcome).toBe('released');
+
+    // `watch` of a closed lifecycle prints its last status and exits as substantiate --wait done would.
+    const watched = await cli('watch', name, '--json');
+    expect(watched.code).toBe(EXIT.ok);
+    expect(watched.stdout.trim().split('\n').map((line) => JSON.parse(line) as { phase: string; outcome?: string })).toEqual([
+      expect.objectContaining({ phase: 'done', outcome: 'released' }),
+    ]);
 
     const list = await cli('status', '--json');
     const lifecycles = JSON.parse(list.stdout) as { workerName: string }[];
@@ -58,7 +69,7 @@ describe('the latent-worker CLI', () => {
     const name = rig.nameOf('cli-missing');
     const result = await cli('substantiate', name, '--wait', 'done', '--json');
     expect(result.code).toBe(EXIT.missing);
-    expect(JSON.parse(result.stdout)).toMatchObject({ workerName: name, outcome: 'missing', phase: 'done' });
+    expect(JSON.parse(result.stdout)).toMatchObject({ workerName: name, workflowId: `latent-worker:${name}`, status: { outcome: 'missing', phase: 'done' } });
   });
 
   it('refuses an unknown worker name before starting anything, and names the known ones', async () => {

@@ -151,7 +151,7 @@ describe('a lifecycle with payload encryption on', () => {
 
   async function release(base: string): Promise<string> {
     const name = rig.nameOf(base);
-    const handle = await rig.client.substantiate(rig.config.workers.get(name)!.specFor(PROPERTIES), PROPERTIES);
+    const handle = await rig.client.substantiate(rig.config.workers.get(name)!.specFor(PROPERTIES), { properties: PROPERTIES });
     await rig.client.waitForPhase(name, 'waiting-for-attach', { intervalMs: 100 });
     await rig.client.attached(name);
     await rig.client.release(name);

@@ -37,7 +37,7 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     const name = rig.nameOf('released');
     const spec = rig.config.workers.get(name)!.specFor();
     rig.simulator.clearRequests();
-    const handle = await rig.client.substantiate(spec, { branch: 'main' });
+    const handle = await rig.client.substantiate(spec, { properties: { branch: 'main' } });
 
     const active = await rig.client.waitForPhase(name, 'waiting-for-attach', { intervalMs: 50 });
     expect(active.serverId).toMatch(/^[0-9a-f-]{36}$/);

@@ -25,6 +25,9 @@ describe('replay of committed lifecycle histories', () => {
         'relaunched-after-error.json',
         // Recorded by the chaos suite: cancelled while its create was in flight; replays through patched('create-survives-cancel').
         'cancelled-while-creating.json',
+        // Recorded by the contract test through a plain Temporal client: they replay through patched('validate-input').
+        'invalid-input.json',
+        'released-validated-input.json',
       ]),
     );
   });

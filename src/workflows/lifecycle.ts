@@ -1,6 +1,7 @@
-import { ApplicationFailure, condition, isCancellation, log } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, isCancellation, log, patched } from '@temporalio/workflow';
 import type { ResolvedImage } from '../activities/images.js';
 import { cloudCalls, notifications } from './activityStubs.js';
+import { inputProblems } from './inputSchema.js';
 import { serveBuilds } from './builds.js';
 import { deleteLaunchedServer, launchServer } from './launch.js';
 import { LifecycleState } from './state.js';
@@ -12,7 +13,9 @@ import type { LifecycleInput, LifecycleResult } from './types.js';
  * the CI worker to attach (at most missing_timeout), serve builds until released, or report the
  * worker missing. Whatever happens, the server is deleted before the lifecycle ends.
  */
-export async function latentWorkerLifecycle({ spec }: LifecycleInput): Promise<LifecycleResult> {
+export async function latentWorkerLifecycle(input: LifecycleInput): Promise<LifecycleResult> {
+  refuseInvalidInput(input);
+  const { spec } = input;
   const state = new LifecycleState(spec);
   try {
     state.enter('authenticating');
@@ -42,7 +45,7 @@ export async function latentWorkerLifecycle({ spec }: LifecycleInput): Promise<L
     return state.finish('released', 'master');
   } catch (error) {
     const cancelled = isCancellation(error);
-    state.failed(cancelled ? 'cancelled' : 'failed', error instanceof Error ? error.message : String(error));
+    state.failed(cancelled ? 'cancelled' : 'failed', innermostMessage(error));
     if (!cancelled && error instanceof ApplicationFailure && error.type === 'LaunchFailed') await reportLaunchFailed(state, error.message);
     throw error;
   } finally {
@@ -50,6 +53,25 @@ export async function latentWorkerLifecycle({ spec }: LifecycleInput): Promise<L
     await deleteLaunchedServer(state);
     state.enter('done');
   }
+}
+
+/**
+ * A master in another language builds the input itself: a malformed one fails the lifecycle at
+ * once, naming each field, before anything touches the cloud (rather than a workflow task that
+ * fails and is retried forever on a missing field).
+ */
+function refuseInvalidInput(input: LifecycleInput): void {
+  // Lifecycles started before the check replay as they ran.
+  if (!patched('validate-input')) return;
+  const problems = inputProblems(input);
+  if (problems.length > 0) throw ApplicationFailure.nonRetryable(`invalid lifecycle input: ${problems.join('; ')}`, 'InvalidInput');
+}
+
+/** The cloud's reason rather than Temporal's wrapper ("Activity task failed"), for the status query. */
+function innermostMessage(error: unknown): string {
+  let innermost = error;
+  while (innermost instanceof ActivityFailure && innermost.cause) innermost = innermost.cause;
+  return innermost instanceof Error ? innermost.message : String(innermost);
 }
 
 async function resolveImage(state: LifecycleState): Promise<ResolvedImage | undefined> {

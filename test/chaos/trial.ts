@@ -81,7 +81,7 @@ export class Trial {
 
   /** Starts the lifecycle, as a CI master's substantiate would. */
   async start(): Promise<void> {
-    const started = await this.setup.client.substantiate(this.spec, { chaos: this.setup.scenario });
+    const started = await this.setup.client.substantiate(this.spec, { properties: { chaos: this.setup.scenario } });
     this.handle = this.setup.client.handle(this.name);
     this.runId = started.firstExecutionRunId;
   }

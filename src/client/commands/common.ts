@@ -9,9 +9,12 @@ export async function loadConfig(command: Command): Promise<LoadedConfig> {
   return loadConfigFile(findConfigFile(config));
 }
 
-/** Runs `action` with a client connected to $TEMPORAL_ADDRESS, closing the connection after. */
-export async function withClient<T>(action: (client: LatentWorkerClient) => Promise<T>): Promise<T> {
-  const client = await LatentWorkerClient.connect(temporalSettings());
+/**
+ * Runs `action` with a client connected to $TEMPORAL_ADDRESS, closing the connection after;
+ * `definitions` let it substantiate workers by name.
+ */
+export async function withClient<T>(action: (client: LatentWorkerClient) => Promise<T>, definitions?: LoadedConfig): Promise<T> {
+  const client = await LatentWorkerClient.connect(temporalSettings(), definitions);
   try {
     return await action(client);
   } finally {

@@ -95,7 +95,7 @@ export function devCommand(): Command {
 /** Plays the CI master's part for one lifecycle of the seed's example, saying so at each step. */
 async function runDemo(client: LatentWorkerClient, config: LoadedConfig, uiUrl: string, say: (line: string) => void): Promise<void> {
   const spec = config.workers.get('bot2')!.specFor();
-  const handle = await client.substantiate(spec, { reason: 'latent-worker dev demo' });
+  const handle = await client.substantiate(spec, { properties: { reason: 'latent-worker dev demo' } });
   say(`demo: substantiating ${spec.name} (workflow ${handle.workflowId})`);
   say(`demo: watch it at ${uiUrl}/namespaces/default/workflows/${encodeURIComponent(handle.workflowId)}/${handle.firstExecutionRunId}/history`);
   let lastPhase = '';

@@ -1,15 +1,17 @@
 import { Command } from 'commander';
 import type { LatentWorkerClient } from '../api.js';
-import { withClient } from './common.js';
+import { printJson, withClient } from './common.js';
 
 /** One command per thing a CI master tells a lifecycle. */
 function signalCommand(name: string, description: string, send: (client: LatentWorkerClient, worker: string) => Promise<void>, done: string): Command {
   return new Command(name)
     .description(description)
     .argument('<name>', 'worker name')
-    .action(async (worker: string) => {
+    .option('--json', 'print the outcome as JSON')
+    .action(async (worker: string, options: { json?: boolean }) => {
       await withClient((client) => send(client, worker));
-      console.log(`${worker}: ${done}`);
+      if (options.json) printJson({ workerName: worker, signal: name, sent: true });
+      else console.log(`${worker}: ${done}`);
     });
 }
 

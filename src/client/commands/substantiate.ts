@@ -1,9 +1,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { workerOrThrow } from '../../config/load.js';
 import type { LifecycleStatus, Phase } from '../../workflows/types.js';
 import type { LatentWorkerClient } from '../api.js';
-import { EXIT } from '../exitCodes.js';
-import { describeStatus } from '../format.js';
+import { settleExitCode } from '../outcome.js';
+import { progressLine } from '../progress.js';
 import { loadConfig, printJson, withClient } from './common.js';
 
 /** What `--wait` waits for, as the first phase that means it has happened. */
@@ -16,37 +15,28 @@ export function substantiateCommand(): Command {
     .argument('<name>', 'worker name from the config file')
     .addOption(new Option('--wait <until>', 'wait until the server is ACTIVE, the worker attached, or the lifecycle is done').choices(Object.keys(WAIT_TARGETS)))
     .option('-p, --property <key=value>', 'a build property (repeatable)', collectProperty, {})
-    .option('--json', 'print the final status as JSON')
+    .option('--json', 'print the lifecycle (and, with --wait, its final status) as JSON')
     .action(async (name: string, options: { wait?: WaitTarget; property: Record<string, string>; json?: boolean }, command: Command) => {
-      const spec = workerOrThrow(await loadConfig(command), name).specFor(options.property);
+      const definitions = await loadConfig(command);
       await withClient(async (client) => {
-        const handle = await client.substantiate(spec, options.property);
+        const handle = await client.substantiate(name, { properties: options.property });
+        const started = { workerName: name, workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
+        if (!options.wait) return options.json ? printJson(started) : console.log(`${name}: lifecycle ${handle.workflowId} (run ${handle.firstExecutionRunId})`);
         if (!options.json) console.log(`${name}: lifecycle ${handle.workflowId} (run ${handle.firstExecutionRunId})`);
-        if (!options.wait) return;
-        const status = await waitAndReport(client, name, options.wait, !options.json);
-        if (options.json) printJson(status);
-        if (status.outcome === 'missing') process.exitCode = EXIT.missing;
-        else if (status.outcome === 'failed' || status.outcome === 'cancelled') process.exitCode = EXIT.failure;
-      });
+        const status = await waitFor(client, name, WAIT_TARGETS[options.wait], !options.json);
+        if (options.json) printJson({ ...started, status });
+        process.exitCode = await settleExitCode(client, status);
+      }, definitions);
     });
 }
 
-async function waitAndReport(client: LatentWorkerClient, name: string, until: WaitTarget, verbose: boolean): Promise<LifecycleStatus> {
-  let lastPhase: string | undefined;
-  const onStatus = (status: LifecycleStatus): void => {
-    if (verbose && status.phase !== lastPhase) console.log(describeStatus(status));
-    lastPhase = status.phase;
-  };
-  if (until !== 'done') return client.waitForPhase(name, WAIT_TARGETS[until], { onStatus });
-  const result = client.result(name);
-  // Phase lines while the lifecycle runs; the result decides when to stop.
-  const watching = client.waitForPhase(name, 'done', { onStatus }).catch(() => undefined);
+/** Follows the lifecycle until it reaches `target` or ends, showing each phase unless quiet. */
+async function waitFor(client: LatentWorkerClient, name: string, target: Phase, show: boolean): Promise<LifecycleStatus> {
+  const progress = show ? progressLine() : undefined;
   try {
-    const { status } = await result;
-    onStatus(status);
-    return status;
+    return await client.waitForPhase(name, target, { onStatus: (status) => progress?.update(status) });
   } finally {
-    await watching;
+    progress?.end();
   }
 }
 

@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LatentWorkerClient, PHASE_ORDER } from '../src/client/api.js';
+import { ConfigError } from '../src/config/load.js';
+import type { LifecycleStatus } from '../src/workflows/types.js';
+import { startLifecycleRig, type LifecycleRig } from './support/lifecycleRig.js';
+
+let rig: LifecycleRig;
+let client: LatentWorkerClient;
+
+beforeAll(async () => {
+  rig = await startLifecycleRig([{ name: 'watched', build_wait_timeout: 0 }, { name: 'flavored', flavor: '%(prop:flavor)s' }]);
+  // A CI master's client: it knows the worker definitions, so it substantiates by name.
+  client = new LatentWorkerClient(rig.client.temporal, rig.client.taskQueue, rig.config);
+});
+
+afterAll(async () => {
+  await rig?.stop();
+});
+
+describe('LatentWorkerClient, as a CI master uses it', () => {
+  it('substantiates by name, joins on a second call, and watches every phase to the end', async () => {
+    const name = rig.nameOf('watched');
+    const first = await client.substantiate(name, { properties: { branch: 'main' } });
+    const second = await client.substantiate(name);
+    expect(second.firstExecutionRunId).toBe(first.firstExecutionRunId);
+
+    const seen: LifecycleStatus[] = [];
+    for await (const status of client.watch(name, { intervalMs: 50 })) {
+      seen.push(status);
+      // Play the master: the CI worker connects once the server is up, runs one build, and
+      // build_wait_timeout 0 releases it.
+      if (status.phase === 'waiting-for-attach') await client.attached(name);
+      if (status.phase === 'attached') {
+        await client.buildStarted(name);
+        await client.buildFinished(name);
+      }
+    }
+    const phases = seen.map((status) => status.phase);
+    expect(phases).toContain('booting');
+    expect(phases).toContain('waiting-for-attach');
+    expect(phases).toContain('attached');
+    // In order, each change once, ending with the lifecycle's last status.
+    const order = phases.map((phase) => PHASE_ORDER.indexOf(phase));
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    expect(new Set(phases).size).toBe(phases.length);
+    expect(seen.at(-1)).toMatchObject({ phase: 'done', outcome: 'released', releaseReason: 'idle', buildsFinished: 1 });
+    expect(rig.simulator.servers()).toEqual([]);
+  });
+
+  it('ends a watch of a closed lifecycle at once with its final status', async () => {
+    const statuses: LifecycleStatus[] = [];
+    for await (const status of client.watch(rig.nameOf('watched'))) statuses.push(status);
+    expect(statuses).toHaveLength(1);
+    expect(statuses[0]).toMatchObject({ phase: 'done', outcome: 'released' });
+  });
+
+  it('renders build properties into the definition, and refuses a rendering that is not valid before starting', async () => {
+    const name = rig.nameOf('flavored');
+    const refused = await client.substantiate(name, { properties: { flavor: '' } }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as Error).message).toContain('flavor');
+    await expect(client.handle(name).describe()).rejects.toThrow(/not found/i);
+
+    await client.substantiate(name, { properties: { flavor: 'm1.small' } });
+    const active = await client.waitForPhase(name, 'waiting-for-attach', { intervalMs: 50 });
+    expect(rig.simulator.servers().find((server) => server.id === active.serverId)?.flavorId).toBe('2');
+    await client.release(name);
+    expect((await client.result(name)).outcome).toBe('released');
+  });
+
+  it('needs worker definitions to substantiate by name, and says so', async () => {
+    await expect(rig.client.substantiate('anything')).rejects.toThrow(/needs worker definitions/);
+  });
+});
