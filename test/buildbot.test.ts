@@ -25,6 +25,7 @@ let masterDir: string;
 let workerDir: string;
 let pbPort: number;
 let workerName: string;
+let brokenName: string;
 let master: GuardedProcess | undefined;
 let worker: GuardedProcess | undefined;
 let failed = false;
@@ -54,14 +55,24 @@ c["workers"] = [
         task_queue=${py(rig.client.taskQueue)},
         stop_timeout=60,
     ),
-]
-c["schedulers"] = [schedulers.AnyBranchScheduler(name="changes", treeStableTimer=None, builderNames=["runtests"])]
-c["builders"] = [
-    util.BuilderConfig(
-        name="runtests",
-        workernames=[${py(workerName)}],
-        factory=util.BuildFactory([steps.ShellCommand(name="hello", command=["sh", "-c", "echo built on the latent worker in $(pwd)"])]),
+    TemporalOpenStackLatentWorker(
+        ${py(brokenName)}, ${py(BUILDBOT_WORKER_PASSWORD)},
+        flavor=1,
+        image="no-such-image",
+        cloud=${py(`${rig.simulator.authUrlV2}#tenant`)},
+        temporal_address=${py(temporalAddress())},
+        task_queue=${py(rig.client.taskQueue)},
+        stop_timeout=60,
     ),
+]
+c["schedulers"] = [
+    schedulers.AnyBranchScheduler(name="main", change_filter=util.ChangeFilter(branch="main"), treeStableTimer=None, builderNames=["runtests"]),
+    schedulers.AnyBranchScheduler(name="broken", change_filter=util.ChangeFilter(branch="broken"), treeStableTimer=None, builderNames=["broken-image"]),
+]
+hello = util.BuildFactory([steps.ShellCommand(name="hello", command=["sh", "-c", "echo built on the latent worker in $(pwd)"])])
+c["builders"] = [
+    util.BuilderConfig(name="runtests", workernames=[${py(workerName)}], factory=hello),
+    util.BuilderConfig(name="broken-image", workernames=[${py(brokenName)}], factory=hello),
 ]
 `;
 }
@@ -83,8 +94,9 @@ function logs(): string {
 
 beforeAll(async () => {
   console.log(`buildbot e2e: ${await requireBuildbot()}`);
-  rig = await startLifecycleRig([{ name: 'buildbot' }]);
+  rig = await startLifecycleRig([{ name: 'buildbot' }, { name: 'broken' }]);
   workerName = rig.nameOf('buildbot');
+  brokenName = rig.nameOf('broken');
   mkdirSync(path.join(projectRoot, '.scratch'), { recursive: true });
   workDir = mkdtempSync(path.join(projectRoot, '.scratch', 'buildbot-e2e-'));
   masterDir = path.join(workDir, 'master');
@@ -199,5 +211,19 @@ c["workers"] = [
     const history = JSON.stringify(await rig.client.handle(workerName).fetchHistory());
     expect(history).toContain(workerName);
     expect(history).not.toContain(BUILDBOT_WORKER_PASSWORD);
+  });
+
+  it("fails the substantiation with the lifecycle's own error when the lifecycle fails, leaving no server", async () => {
+    await buildbotCommand(['sendchange', '--master', `127.0.0.1:${pbPort}`, '--auth', `${CHANGE_LOGIN.user}:${CHANGE_LOGIN.password}`, '--who', 'e2e', '--branch', 'broken', 'README.md']);
+    const build = await eventually<BuildRow>('the build on the broken worker ending', 120_000, async () => (await readBuilds(masterDir)).find((row) => row.builder === 'broken-image' && row.complete), logs);
+    console.log(`Buildbot build #${build.number} of ${build.builder}: ${RESULT_NAMES[build.results ?? -1] ?? build.results} (${build.state})`);
+    // Buildbot's answer to a worker that failed to substantiate: the request is retried later.
+    expect(build).toMatchObject({ results: RESULT_NAMES.indexOf('RETRY'), state: 'worker not available' });
+
+    const { status } = await rig.client.handle(brokenName).describe();
+    expect(status.name).toBe('FAILED');
+    const masterLog = tail(path.join(masterDir, 'twistd.log'), 400);
+    expect(masterLog).toMatch(/LatentWorkerFailedToSubstantiate: .*lifecycle latent-worker:broken-\w+ failed: ImageNotFound: no active image is named .*no-such-image/);
+    expect(rig.simulator.servers()).toEqual([]);
   });
 });
