@@ -57,6 +57,7 @@ class LifecycleClient:
         # Signals go out one at a time, in the order Buildbot raised them: a build-finished
         # must reach the lifecycle before the release that Buildbot sends right after it.
         self._signals = asyncio.Lock()
+        self._connecting = asyncio.Lock()
 
     async def start(self, spec: Mapping[str, Any], properties: Mapping[str, str]) -> Lifecycle:
         """Starts the lifecycle of spec['name'], or joins the one already running for that name."""
@@ -87,7 +88,7 @@ class LifecycleClient:
         """Sends `signal` to the run; False when that run has already closed (nothing left to tell)."""
         async with self._signals:
             try:
-                await self._handle(lifecycle).signal(signal, rpc_timeout=self._rpc_timeout)
+                await (await self._handle(lifecycle)).signal(signal, rpc_timeout=self._rpc_timeout)
                 return True
             except RPCError as error:
                 if error.status == RPCStatusCode.NOT_FOUND:
@@ -97,14 +98,15 @@ class LifecycleClient:
     async def result(self, lifecycle: Lifecycle, timeout: float) -> dict[str, Any]:
         """The run's LifecycleResult once it has ended (server deleted); raises LifecycleError on failure."""
         try:
-            return await asyncio.wait_for(self._handle(lifecycle).result(rpc_timeout=self._rpc_timeout), timeout)
+            handle = await self._handle(lifecycle)
+            return await asyncio.wait_for(handle.result(rpc_timeout=self._rpc_timeout), timeout)
         except asyncio.TimeoutError:
             raise LifecycleError(f"lifecycle {contract.workflow_id_for(lifecycle.worker_name)} did not finish within {timeout:g} s") from None
         except WorkflowFailureError as error:
             raise LifecycleError(f"lifecycle {contract.workflow_id_for(lifecycle.worker_name)} failed: {_cause(error)}") from None
 
     async def _poll_phase(self, lifecycle: Lifecycle, phase: str) -> dict[str, Any]:
-        handle = self._handle(lifecycle)
+        handle = await self._handle(lifecycle)
         while True:
             description = await handle.describe(rpc_timeout=self._rpc_timeout)
             if description.status is not None and description.status.name != "RUNNING":
@@ -118,19 +120,21 @@ class LifecycleClient:
                 return status
             await asyncio.sleep(self.settings.poll_interval)
 
-    def _handle(self, lifecycle: Lifecycle) -> WorkflowHandle[Any, Any]:
-        assert self._client is not None, "start() connects before any other call"
-        return self._client.get_workflow_handle(contract.workflow_id_for(lifecycle.worker_name), run_id=lifecycle.run_id)
+    async def _handle(self, lifecycle: Lifecycle) -> WorkflowHandle[Any, Any]:
+        # A reconfig may have replaced this client since the run started: connect on first use.
+        client = await self._connect()
+        return client.get_workflow_handle(contract.workflow_id_for(lifecycle.worker_name), run_id=lifecycle.run_id)
 
     async def _connect(self) -> Client:
-        if self._client is None:
-            try:
-                self._client = await asyncio.wait_for(Client.connect(self.settings.address, namespace=self.settings.namespace), self.settings.connect_timeout)
-            except asyncio.TimeoutError:
-                raise LifecycleError(f"temporal_address {self.settings.address}: no Temporal service answered within {self.settings.connect_timeout:g} s") from None
-            except RuntimeError as error:
-                raise LifecycleError(f"temporal_address {self.settings.address}: cannot connect: {error}") from None
-        return self._client
+        async with self._connecting:
+            if self._client is None:
+                try:
+                    self._client = await asyncio.wait_for(Client.connect(self.settings.address, namespace=self.settings.namespace), self.settings.connect_timeout)
+                except asyncio.TimeoutError:
+                    raise LifecycleError(f"temporal_address {self.settings.address}: no Temporal service answered within {self.settings.connect_timeout:g} s") from None
+                except RuntimeError as error:
+                    raise LifecycleError(f"temporal_address {self.settings.address}: cannot connect: {error}") from None
+            return self._client
 
     @property
     def _rpc_timeout(self) -> timedelta:
