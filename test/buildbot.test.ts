@@ -26,8 +26,10 @@ let workerDir: string;
 let pbPort: number;
 let workerName: string;
 let brokenName: string;
+let keptName: string;
 let master: GuardedProcess | undefined;
 let worker: GuardedProcess | undefined;
+let keptWorker: GuardedProcess | undefined;
 let failed = false;
 
 function masterConfig(): string {
@@ -64,15 +66,27 @@ c["workers"] = [
         task_queue=${py(rig.client.taskQueue)},
         stop_timeout=60,
     ),
+    TemporalOpenStackLatentWorker(
+        ${py(keptName)}, ${py(BUILDBOT_WORKER_PASSWORD)},
+        flavor=1,
+        image=${py(IMAGE)},
+        build_wait_timeout=600,
+        cloud=${py(`${rig.simulator.authUrlV2}#tenant`)},
+        temporal_address=${py(temporalAddress())},
+        task_queue=${py(rig.client.taskQueue)},
+        stop_timeout=60,
+    ),
 ]
 c["schedulers"] = [
     schedulers.AnyBranchScheduler(name="main", change_filter=util.ChangeFilter(branch="main"), treeStableTimer=None, builderNames=["runtests"]),
     schedulers.AnyBranchScheduler(name="broken", change_filter=util.ChangeFilter(branch="broken"), treeStableTimer=None, builderNames=["broken-image"]),
+    schedulers.AnyBranchScheduler(name="kept", change_filter=util.ChangeFilter(branch="kept"), treeStableTimer=None, builderNames=["kept-worker"]),
 ]
 hello = util.BuildFactory([steps.ShellCommand(name="hello", command=["sh", "-c", "echo built on the latent worker in $(pwd)"])])
 c["builders"] = [
     util.BuilderConfig(name="runtests", workernames=[${py(workerName)}], factory=hello),
     util.BuilderConfig(name="broken-image", workernames=[${py(brokenName)}], factory=hello),
+    util.BuilderConfig(name="kept-worker", workernames=[${py(keptName)}], factory=hello),
 ]
 `;
 }
@@ -94,9 +108,10 @@ function logs(): string {
 
 beforeAll(async () => {
   console.log(`buildbot e2e: ${await requireBuildbot()}`);
-  rig = await startLifecycleRig([{ name: 'buildbot' }, { name: 'broken' }]);
+  rig = await startLifecycleRig([{ name: 'buildbot' }, { name: 'broken' }, { name: 'kept' }]);
   workerName = rig.nameOf('buildbot');
   brokenName = rig.nameOf('broken');
+  keptName = rig.nameOf('kept');
   mkdirSync(path.join(projectRoot, '.scratch'), { recursive: true });
   workDir = mkdtempSync(path.join(projectRoot, '.scratch', 'buildbot-e2e-'));
   masterDir = path.join(workDir, 'master');
@@ -122,6 +137,7 @@ afterEach(({ task }) => {
 
 afterAll(async () => {
   await worker?.stop();
+  await keptWorker?.stop();
   await master?.stop();
   await rig?.stop();
   // Kept for a look after a failure; .scratch is git-ignored.
@@ -225,5 +241,42 @@ c["workers"] = [
     const masterLog = tail(path.join(masterDir, 'twistd.log'), 400);
     expect(masterLog).toMatch(/LatentWorkerFailedToSubstantiate: .*lifecycle latent-worker:broken-\w+ failed: ImageNotFound: no active image is named .*no-such-image/);
     expect(rig.simulator.servers()).toEqual([]);
+  });
+
+  it('releases a worker kept between builds when the master shuts down, and the server is deleted', async () => {
+    rig.simulator.clearRequests();
+    await buildbotCommand(['sendchange', '--master', `127.0.0.1:${pbPort}`, '--auth', `${CHANGE_LOGIN.user}:${CHANGE_LOGIN.password}`, '--who', 'e2e', '--branch', 'kept', 'README.md']);
+    const active = await eventually<LifecycleStatus>(
+      'the kept worker\'s server becoming ACTIVE',
+      120_000,
+      async () => {
+        const status = await rig.client.status(keptName).catch((error: unknown) => (error instanceof UnknownLifecycleError ? undefined : Promise.reject(error)));
+        return status?.phase === 'waiting-for-attach' ? status : undefined;
+      },
+      logs,
+    );
+    const keptDir = path.join(workDir, 'kept-worker');
+    await buildbotCommand(['create-worker', '--quiet', keptDir, `127.0.0.1:${pbPort}`, keptName, BUILDBOT_WORKER_PASSWORD], 'buildbot-worker');
+    keptWorker = startDaemon('buildbot-worker', keptDir);
+    const build = await eventually<BuildRow>('the build on the kept worker finishing', 120_000, async () => (await readBuilds(masterDir)).find((row) => row.builder === 'kept-worker' && row.complete), logs);
+    expect(build).toMatchObject({ worker: keptName, results: 0 });
+
+    // build_wait_timeout=600: the server stays for the next build, its lifecycle serving.
+    const serving = await rig.client.waitForPhase(keptName, 'attached', { intervalMs: 100 });
+    expect(serving).toMatchObject({ phase: 'attached', serverId: active.serverId, buildsFinished: 1 });
+    expect(rig.simulator.servers().map((server) => server.id)).toEqual([active.serverId]);
+
+    // SIGTERM: Buildbot's stopService insubstantiates the worker, whose stop_instance releases the lifecycle.
+    await master!.stop(60_000);
+    console.log(`master stopped (${await master!.exited})`);
+    const result = await rig.client.result(keptName);
+    expect(result).toMatchObject({ outcome: 'released', serverId: active.serverId, status: { releaseReason: 'master' } });
+    // stop_instance waited for the deletion before the master went away.
+    expect(tail(path.join(masterDir, 'twistd.log'), 100)).toContain(`ended released (master); server ${active.serverId} deleted at ${result.status.deletedAt}`);
+    await keptWorker.stop();
+    expect(rig.simulator.servers()).toEqual([]);
+    const deletes = rig.simulator.requests().filter((request) => request.method === 'DELETE');
+    expect(deletes.length).toBeGreaterThan(0);
+    expect(deletes.every((request) => request.path.endsWith(`/servers/${active.serverId}`))).toBe(true);
   });
 });
