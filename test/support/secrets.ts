@@ -8,6 +8,9 @@ import { SEED_WORKER } from './lifecycleRig.js';
 /** The SMTP login of test/missing-notification.test.ts. */
 export const SMTP_LOGIN = { user: 'mailer', password: 'smtp-secret-42' };
 
+/** The Buildbot worker's login to the master in test/buildbot.test.ts: the master's secret, never the lifecycle's. */
+export const BUILDBOT_WORKER_PASSWORD = 'bb-worker-pass-3c9e71d0a4';
+
 /** A wrong password that bad-input tests try; Keystone must refuse it without echoing it anywhere. */
 export const WRONG_PASSWORD = 'wrong-pass-7f3e9c1a';
 
@@ -40,6 +43,7 @@ export const AUDITED_SECRETS: readonly AuditedSecret[] = [
   { label: "the seed worker's CI password (SEED_WORKER.password)", value: SEED_WORKER.password, match: 'word' },
   { label: 'the SMTP password (SMTP_LOGIN)', value: SMTP_LOGIN.password, match: 'anywhere' },
   { label: 'the wrong password of bad-input tests', value: WRONG_PASSWORD, match: 'anywhere' },
+  { label: "the Buildbot worker's password (BUILDBOT_WORKER_PASSWORD)", value: BUILDBOT_WORKER_PASSWORD, match: 'anywhere' },
   { label: `password of simulator user "${AUDITED_USER.name}"`, value: AUDITED_USER.password, match: 'anywhere' },
   { label: 'the application credential secret', value: APPLICATION_CREDENTIAL.secret, match: 'anywhere' },
 ];
