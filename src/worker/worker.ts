@@ -8,6 +8,7 @@ import { createActivities } from '../activities/index.js';
 import { CloudRegistry } from '../activities/cloudRegistry.js';
 import type { MissingNotifier } from '../activities/notify.js';
 import type { LoadedConfig } from '../config/load.js';
+import { defaultTuning, workerOptionsFor, type WorkerTuning } from './tuning.js';
 
 export interface LatentWorkerOptions {
   connection: NativeConnection;
@@ -20,6 +21,8 @@ export interface LatentWorkerOptions {
   httpTimeoutMs?: number;
   /** Payload encryption (see src/codec/); the clients of this task queue must use the same. */
   dataConverter?: DataConverter;
+  /** Cache, concurrency and pollers (src/worker/tuning.ts); its defaults when omitted. */
+  tuning?: WorkerTuning;
 }
 
 export interface LatentWorker {
@@ -36,6 +39,7 @@ export async function createLatentWorker(options: LatentWorkerOptions): Promise<
     taskQueue: options.taskQueue,
     workflowsPath: workflowsPath(),
     dataConverter: options.dataConverter,
+    ...workerOptionsFor(options.tuning ?? defaultTuning),
     activities: createActivities({
       clouds,
       notifier: options.notifier ?? notifierFromSettings(options.config.notify, log),

@@ -1,0 +1,84 @@
+import type { WorkerOptions } from '@temporalio/worker';
+
+/** The worker's Temporal options for its workload: many long, mostly idle lifecycles. */
+export interface WorkerTuning {
+  maxCachedWorkflows: number;
+  maxConcurrentActivityTaskExecutions: number;
+  maxConcurrentWorkflowTaskExecutions: number;
+  workflowTaskPollers: number;
+  activityTaskPollers: number;
+}
+
+interface Setting {
+  key: keyof WorkerTuning;
+  /** `--flag <n>` on `latent-worker worker`. */
+  flag: string;
+  env: string;
+  description: string;
+  min: number;
+  max: number;
+}
+
+/** The figures behind each default are in docs/benchmark.md ("Worker tuning"). */
+export const defaultTuning: WorkerTuning = {
+  maxCachedWorkflows: 2000,
+  maxConcurrentActivityTaskExecutions: 100,
+  maxConcurrentWorkflowTaskExecutions: 40,
+  workflowTaskPollers: 10,
+  activityTaskPollers: 10,
+};
+
+export const tuningSettings: readonly Setting[] = [
+  { key: 'maxCachedWorkflows', flag: 'max-cached-workflows', env: 'LATENT_WORKER_MAX_CACHED_WORKFLOWS', description: 'lifecycles kept in memory between their tasks', min: 0, max: 1_000_000 },
+  { key: 'maxConcurrentActivityTaskExecutions', flag: 'max-concurrent-activities', env: 'LATENT_WORKER_MAX_CONCURRENT_ACTIVITIES', description: 'activities run at once (each booting or deleting server holds one)', min: 1, max: 1_000_000 },
+  { key: 'maxConcurrentWorkflowTaskExecutions', flag: 'max-concurrent-workflow-tasks', env: 'LATENT_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', description: 'workflow tasks run at once', min: 2, max: 10_000 },
+  { key: 'workflowTaskPollers', flag: 'workflow-pollers', env: 'LATENT_WORKER_WORKFLOW_POLLERS', description: 'workflow task polls open at once', min: 2, max: 1_000 },
+  { key: 'activityTaskPollers', flag: 'activity-pollers', env: 'LATENT_WORKER_ACTIVITY_POLLERS', description: 'activity task polls open at once', min: 1, max: 1_000 },
+];
+
+/** Flags (as commander gives them, camel-cased) over LATENT_WORKER_* variables over the defaults. */
+export function resolveTuning(flags: Record<string, unknown> = {}, env: Record<string, string | undefined> = process.env): WorkerTuning {
+  const tuning = { ...defaultTuning };
+  for (const setting of tuningSettings) {
+    const flagValue = flags[camel(setting.flag)];
+    const raw = flagValue !== undefined ? String(flagValue) : env[setting.env];
+    if (raw === undefined || raw === '') continue;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < setting.min || value > setting.max) {
+      const source = flagValue !== undefined ? `--${setting.flag}` : setting.env;
+      throw new RangeError(`${source}: must be an integer from ${setting.min} to ${setting.max}, got "${raw}"`);
+    }
+    tuning[setting.key] = value;
+  }
+  if (tuning.workflowTaskPollers > tuning.maxConcurrentWorkflowTaskExecutions) {
+    throw new RangeError(`workflow pollers (${tuning.workflowTaskPollers}) may not exceed concurrent workflow tasks (${tuning.maxConcurrentWorkflowTaskExecutions})`);
+  }
+  if (tuning.activityTaskPollers > tuning.maxConcurrentActivityTaskExecutions) {
+    throw new RangeError(`activity pollers (${tuning.activityTaskPollers}) may not exceed concurrent activities (${tuning.maxConcurrentActivityTaskExecutions})`);
+  }
+  return tuning;
+}
+
+/** Commander's `.option()` arguments for one setting, e.g. `['--max-cached-workflows <n>', '...']`. */
+export function tuningOption(key: keyof WorkerTuning): [string, string] {
+  const setting = tuningSettings.find((s) => s.key === key)!;
+  return [`--${setting.flag} <n>`, `${setting.description} (or ${setting.env}; default ${defaultTuning[key]})`];
+}
+
+export function workerOptionsFor(tuning: WorkerTuning): Partial<WorkerOptions> {
+  return {
+    maxCachedWorkflows: tuning.maxCachedWorkflows,
+    maxConcurrentActivityTaskExecutions: tuning.maxConcurrentActivityTaskExecutions,
+    maxConcurrentWorkflowTaskExecutions: tuning.maxConcurrentWorkflowTaskExecutions,
+    workflowTaskPollerBehavior: { type: 'simple-maximum', maximum: tuning.workflowTaskPollers },
+    activityTaskPollerBehavior: { type: 'simple-maximum', maximum: tuning.activityTaskPollers },
+  };
+}
+
+export function describeTuning(tuning: WorkerTuning): string {
+  return tuningSettings.map((s) => `${s.flag} ${tuning[s.key]}`).join(', ');
+}
+
+function camel(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+}
