@@ -12,6 +12,10 @@ export interface BenchOptions {
   baselineRuns: number;
   baselineOnly: boolean;
   baseline: boolean;
+  /** Hand the workers a workflow bundle built ahead of time, as docs/benchmark.md recommends. */
+  prebundle: boolean;
+  /** NODE_OPTIONS of the worker processes only, e.g. a heap limit. */
+  workerNodeOptions?: string;
   startConcurrency: number;
   signalConcurrency: number;
   out: string;
@@ -44,6 +48,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     .option('--baseline-runs <n>', 'timed runs of the baseline and of one lifecycle through Temporal (after a warm-up run each)', integer(1, 50), 5)
     .option('--baseline-only', 'only compare one lifecycle without and with Temporal; no batch', false)
     .option('--no-baseline', 'skip the baseline and single-lifecycle comparison')
+    .option('--no-prebundle', 'let each worker bundle the workflows itself at start, instead of handing it a prebuilt bundle')
+    .option('--worker-node-options <options>', 'NODE_OPTIONS for the worker processes only, e.g. "--max-old-space-size=256"')
     .option('--start-concurrency <n>', 'substantiate calls in flight at once', integer(1, 10_000), 100)
     .option('--signal-concurrency <n>', 'attached/release calls in flight at once', integer(1, 10_000), 100)
     .option('--out <file>', 'JSON report (default .scratch/bench/report-<timestamp>.json)')
@@ -58,6 +64,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     baselineRuns: number;
     baselineOnly: boolean;
     baseline: boolean;
+    prebundle: boolean;
+    workerNodeOptions?: string;
     startConcurrency: number;
     signalConcurrency: number;
     out?: string;
@@ -72,6 +80,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     baselineRuns: o.baselineRuns,
     baselineOnly: o.baselineOnly,
     baseline: o.baseline,
+    prebundle: o.prebundle,
+    workerNodeOptions: o.workerNodeOptions,
     startConcurrency: o.startConcurrency,
     signalConcurrency: o.signalConcurrency,
     out: path.resolve(o.out ?? path.join(projectRoot, '.scratch', 'bench', `report-${stamp}.json`)),

@@ -4,6 +4,8 @@ import type { Distribution } from './stats.js';
 
 export interface ProcessFigures {
   pid: number;
+  /** VmRSS once polling, before any lifecycle. */
+  readyRssMiB: number;
   /** Highest VmRSS sampled (every 250 ms) during the batch. */
   peakRssMiB: number;
   /** VmHWM at the end: the process's lifetime peak, start-up (workflow bundling) included. */
@@ -28,6 +30,8 @@ export interface BatchReport {
   workers: ProcessFigures[];
   /** The benchmark process (simulator and CI master), for reference. */
   benchProcessCpuSeconds: number;
+  /** The Temporal dev server, which shares the machine's cores with everything else. */
+  temporalServerCpuSeconds: number;
   failures: number;
   failureSamples: { workerName: string; outcome?: string; error?: string }[];
   relaunches: number;
@@ -90,8 +94,8 @@ export function renderText(report: BenchReport): string {
     const rate = b.calls.novaStatusReadsPerBootingServerMinute;
     lines.push(`  Nova status reads during boot: ${b.calls.novaStatusReadsDuringBoot} over ${b.calls.bootingServerMinutes.toFixed(1)} booting-server-minutes = ${rate === undefined ? '-' : rate.toFixed(2)} per booting server per minute`);
     for (const [kind, n] of Object.entries(b.calls.byKind)) lines.push(`    ${String(n).padStart(7)}  ${kind}`);
-    for (const w of b.workers) lines.push(`  worker pid ${w.pid}: peak RSS ${w.peakRssMiB.toFixed(0)} MiB in the batch (lifetime VmHWM ${w.hwmMiB.toFixed(0)} MiB), CPU ${w.cpuSecondsBatch.toFixed(1)} s in the batch (${w.cpuSecondsTotal.toFixed(1)} s in all)`);
-    lines.push(`  benchmark process (simulator + CI master): CPU ${b.benchProcessCpuSeconds.toFixed(1)} s`);
+    for (const w of b.workers) lines.push(`  worker pid ${w.pid}: RSS ${w.readyRssMiB.toFixed(0)} MiB once polling, peak ${w.peakRssMiB.toFixed(0)} MiB in the batch (lifetime VmHWM ${w.hwmMiB.toFixed(0)} MiB), CPU ${w.cpuSecondsBatch.toFixed(1)} s in the batch (${w.cpuSecondsTotal.toFixed(1)} s in all)`);
+    lines.push(`  CPU in the batch: Temporal dev server ${b.temporalServerCpuSeconds.toFixed(1)} s, benchmark process (simulator + CI master) ${b.benchProcessCpuSeconds.toFixed(1)} s`);
     for (const f of b.failureSamples) lines.push(`  failed: ${f.workerName} ${f.outcome ?? ''} ${f.error ?? ''}`);
   }
   if (report.targets.length) {

@@ -25,6 +25,8 @@ export interface BenchWorkerOptions {
  */
 export class BenchWorker {
   readonly sampler: ProcSampler;
+  /** Resident set once polling, before any lifecycle: what start-up (bundling the workflows) left. */
+  readyRssBytes = 0;
 
   private constructor(
     private readonly process: GuardedProcess,
@@ -46,7 +48,10 @@ export class BenchWorker {
     const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
     for (;;) {
       if (guarded.hasExited()) throw new Error(`worker process ${guarded.pid} exited (${await guarded.exited}) before polling; see ${options.logFile}`);
-      if (READY.test(worker.log())) return worker;
+      if (READY.test(worker.log())) {
+        worker.readyRssBytes = worker.sampler.sample()?.rssBytes ?? 0;
+        return worker;
+      }
       if (Date.now() > deadline) {
         await guarded.stop(5_000);
         throw new Error(`worker process ${guarded.pid} did not start polling within ${(options.readyTimeoutMs ?? 120_000) / 1000} s; see ${options.logFile}`);

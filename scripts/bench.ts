@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger } from '@temporalio/worker';
 import { baselineClient, baselineLifecycle } from '../bench/baseline.js';
 import { countCalls, isTokenRequest, serviceOf, type BootWindow } from '../bench/calls.js';
 import { failed, runBatch, type BatchRun, type LifecycleRecord } from '../bench/master.js';
@@ -15,12 +16,16 @@ import { renderText, type BatchReport, type BenchReport, type ComparisonReport, 
 import { distribution, median } from '../bench/stats.js';
 import { ServerTimeline } from '../bench/timeline.js';
 import { BenchWorker } from '../bench/workerProcess.js';
+import { ProcSampler } from '../bench/procStats.js';
 import { LatentWorkerClient } from '../src/client/api.js';
 import { loadConfigFile, type LoadedConfig } from '../src/config/load.js';
 import { SEED_SIMPLEST_EXAMPLE } from '../src/config/seedExample.js';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
 import { startDevServer, type DevServer } from '../src/temporal/devServer.js';
+import { dataConverterFromEnv } from '../src/codec/index.js';
 import { resolveTuning } from '../src/worker/tuning.js';
+import { workflowsPath } from '../src/worker/worker.js';
+import { writeWorkflowBundle } from '../src/worker/workflowBundle.js';
 
 /** The worker polls a booting or deleting server this often (createActivities' default); the baseline does the same. */
 const WORKER_POLL_INTERVAL_MS = 1000;
@@ -98,15 +103,23 @@ async function run(o: BenchOptions): Promise<void> {
 
   const server = await startDevServer({ logFile: path.join(runDir, 'temporal.log') });
   stops.push(() => server.stop());
+  const serverSampler = new ProcSampler(server.pid);
+  stops.push(async () => serverSampler.stop());
   say(`Temporal dev server on ${server.address} (in memory)`);
   const connection = await Connection.connect({ address: server.address, connectTimeout: '10 seconds' });
   stops.push(() => connection.close());
   const temporal = new Client({ connection, namespace: 'default' });
 
+  const workerEnv: Record<string, string> = o.workerNodeOptions ? { NODE_OPTIONS: o.workerNodeOptions } : {};
+  if (o.prebundle) {
+    workerEnv.LATENT_WORKER_WORKFLOW_BUNDLE = path.join(runDir, 'workflow-bundle.js');
+    await writeWorkflowBundle(workerEnv.LATENT_WORKER_WORKFLOW_BUNDLE, workflowsPath(), dataConverterFromEnv(), new DefaultLogger('WARN'));
+    say(`workflow bundle built ahead: ${workerEnv.LATENT_WORKER_WORKFLOW_BUNDLE}`);
+  }
   for (const [index, count] of o.workers.entries()) {
     const taskQueue = `bench-${index + 1}-${count}w`;
     const client = new LatentWorkerClient(temporal, taskQueue);
-    const workers = await startWorkers(server, config.source, taskQueue, count);
+    const workers = await startWorkers(server, config.source, taskQueue, count, workerEnv);
     try {
       const workersStartedAt = Date.now();
       if (index === 0 && comparison) {
@@ -117,7 +130,7 @@ async function run(o: BenchOptions): Promise<void> {
         say(`one lifecycle: ${Math.round(comparison.baselineMedianMs)} ms without Temporal, ${Math.round(comparison.temporalMedianMs)} ms with (ratio ${comparison.ratio.toFixed(3)})`);
       }
       if (o.baselineOnly) continue;
-      report.batches.push(await runOneBatch(client, config, timeline, sim, workers, workersStartedAt, o));
+      report.batches.push(await runOneBatch(client, config, timeline, sim, workers, serverSampler, workersStartedAt, o));
     } finally {
       await stopWorkers(workers);
     }
@@ -129,12 +142,12 @@ async function stopWorkers(workers: BenchWorker[]): Promise<void> {
   await Promise.all(workers.map((w) => w.stop()));
 }
 
-async function startWorkers(server: DevServer, configFile: string, taskQueue: string, count: number): Promise<BenchWorker[]> {
+async function startWorkers(server: DevServer, configFile: string, taskQueue: string, count: number, env: Record<string, string>): Promise<BenchWorker[]> {
   const workers: BenchWorker[] = [];
   stops.push(() => stopWorkers(workers));
   // One after the other: each bundles the workflow code at start, which takes a core for seconds.
   for (let i = 0; i < count; i++) {
-    workers.push(await BenchWorker.start({ configFile, temporalAddress: server.address, taskQueue, logFile: path.join(runDir, `${taskQueue}-worker-${i + 1}.log`) }));
+    workers.push(await BenchWorker.start({ configFile, temporalAddress: server.address, taskQueue, logFile: path.join(runDir, `${taskQueue}-worker-${i + 1}.log`), env }));
   }
   say(`${count} worker process(es) polling ${taskQueue}: pid ${workers.map((w) => w.pid).join(', ')}`);
   return workers;
@@ -187,6 +200,7 @@ async function runOneBatch(
   timeline: ServerTimeline,
   sim: Simulator,
   workers: BenchWorker[],
+  serverSampler: ProcSampler,
   workersStartedAt: number,
   o: BenchOptions,
 ): Promise<BatchReport> {
@@ -196,6 +210,7 @@ async function runOneBatch(
     return w.sampler.last?.cpuSeconds ?? 0;
   });
   const benchCpu = process.cpuUsage();
+  const serverCpu = serverSampler.sample()?.cpuSeconds ?? 0;
   say(`batch: ${specs.length} lifecycles on ${workers.length} worker process(es)`);
   const run = await runBatch({
     client,
@@ -211,6 +226,7 @@ async function runOneBatch(
     const last = w.sampler.sample() ?? w.sampler.last;
     return {
       pid: w.pid,
+      readyRssMiB: w.readyRssBytes / MiB,
       peakRssMiB: w.sampler.peakRssBytes / MiB,
       hwmMiB: (last?.hwmBytes ?? 0) / MiB,
       cpuSecondsBatch: (last?.cpuSeconds ?? 0) - before[i]!,
@@ -219,6 +235,7 @@ async function runOneBatch(
   });
   const batch = summarize(run, sim, workers.length, workersStartedAt, figures);
   batch.benchProcessCpuSeconds = (cpu.user + cpu.system) / 1e6;
+  batch.temporalServerCpuSeconds = (serverSampler.sample()?.cpuSeconds ?? serverCpu) - serverCpu;
   say(`batch done: ${batch.wallSeconds.toFixed(1)} s, ${batch.failures} failed, ${batch.serversLeft} servers left`);
   return batch;
 }
@@ -250,6 +267,7 @@ function summarize(run: BatchRun, sim: Simulator, workerProcesses: number, worke
     calls: { ...calls, perLifecycle: Object.fromEntries(Object.entries(calls.byService).map(([s, n]) => [s, n / records.length])) },
     workers,
     benchProcessCpuSeconds: 0,
+    temporalServerCpuSeconds: 0,
     failures: failures.length,
     failureSamples: failures.slice(0, 10).map((r) => ({ workerName: r.workerName, outcome: r.outcome, error: r.error })),
     relaunches: records.filter((r) => (r.launches ?? 1) > 1).length,

@@ -9,6 +9,7 @@ import { CloudRegistry } from '../activities/cloudRegistry.js';
 import type { MissingNotifier } from '../activities/notify.js';
 import type { LoadedConfig } from '../config/load.js';
 import { defaultTuning, workerOptionsFor, type WorkerTuning } from './tuning.js';
+import { workflowBundleOption } from './workflowBundle.js';
 
 export interface LatentWorkerOptions {
   connection: NativeConnection;
@@ -23,6 +24,8 @@ export interface LatentWorkerOptions {
   dataConverter?: DataConverter;
   /** Cache, concurrency and pollers (src/worker/tuning.ts); its defaults when omitted. */
   tuning?: WorkerTuning;
+  /** A bundle from `npm run bundle:workflows`, instead of bundling the workflows at start. */
+  workflowBundlePath?: string;
 }
 
 export interface LatentWorker {
@@ -37,7 +40,7 @@ export async function createLatentWorker(options: LatentWorkerOptions): Promise<
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    workflowsPath: workflowsPath(),
+    ...(options.workflowBundlePath ? workflowBundleOption(options.workflowBundlePath, options.dataConverter) : { workflowsPath: workflowsPath() }),
     dataConverter: options.dataConverter,
     ...workerOptionsFor(options.tuning ?? defaultTuning),
     activities: createActivities({

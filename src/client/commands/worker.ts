@@ -15,7 +15,8 @@ export function workerCommand(): Command {
     .option(...tuningOption('maxConcurrentWorkflowTaskExecutions'))
     .option(...tuningOption('workflowTaskPollers'))
     .option(...tuningOption('activityTaskPollers'))
-    .action(async (options: { reaper: boolean } & Record<string, unknown>, command: Command) => {
+    .option('--workflow-bundle <file>', 'a bundle from `npm run bundle:workflows` (or LATENT_WORKER_WORKFLOW_BUNDLE): saves the start-up bundling and its memory')
+    .action(async (options: { reaper: boolean; workflowBundle?: string } & Record<string, unknown>, command: Command) => {
       // Before anything connects: a bad number is an error that names its flag or variable.
       const tuning = resolveTuning(options);
       const config = await loadConfig(command);
@@ -26,7 +27,7 @@ export function workerCommand(): Command {
         console.log(`worker: reaper schedule ${reaperScheduleId(config.deployment)} ${change}: every ${intervalSeconds} s, grace ${graceSeconds} s`);
       }
       const connection = await connectWorker(settings.address);
-      const { worker, clouds } = await createLatentWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, config, dataConverter: settings.dataConverter, tuning });
+      const { worker, clouds } = await createLatentWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, config, dataConverter: settings.dataConverter, tuning, workflowBundlePath: options.workflowBundle ?? (process.env.LATENT_WORKER_WORKFLOW_BUNDLE || undefined) });
       console.log(`worker: ${config.workers.size} worker definition(s) from ${config.source}; polling task queue ${settings.taskQueue} on ${settings.address}; ${describeEncryption(settings.dataConverter)}; ${describeTuning(tuning)}`);
       try {
         // Worker.run() returns after SIGINT/SIGTERM once in-flight tasks are done or handed back.

@@ -1,0 +1,37 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { defaultTuning, resolveTuning, workerOptionsFor } from '../src/worker/tuning.js';
+import { workflowBundleOption } from '../src/worker/workflowBundle.js';
+
+describe('worker tuning', () => {
+  it('takes flags over LATENT_WORKER_* variables over the defaults', () => {
+    const env = { LATENT_WORKER_MAX_CONCURRENT_ACTIVITIES: '300', LATENT_WORKER_MAX_CACHED_WORKFLOWS: '50' };
+    const tuning = resolveTuning({ maxCachedWorkflows: '70' }, env);
+    expect(tuning).toEqual({ ...defaultTuning, maxConcurrentActivityTaskExecutions: 300, maxCachedWorkflows: 70 });
+    expect(workerOptionsFor(tuning)).toMatchObject({
+      maxCachedWorkflows: 70,
+      maxConcurrentActivityTaskExecutions: 300,
+      activityTaskPollerBehavior: { type: 'simple-maximum', maximum: defaultTuning.activityTaskPollers },
+    });
+  });
+
+  it('names the flag or variable of a bad value and what is valid', () => {
+    expect(() => resolveTuning({ maxConcurrentActivityTaskExecutions: 'lots' }, {})).toThrow('--max-concurrent-activities: must be an integer from 1 to 1000000, got "lots"');
+    expect(() => resolveTuning({}, { LATENT_WORKER_WORKFLOW_POLLERS: '1' })).toThrow('LATENT_WORKER_WORKFLOW_POLLERS: must be an integer from 2 to 1000, got "1"');
+    expect(() => resolveTuning({ activityTaskPollers: '50', maxConcurrentActivityTaskExecutions: '10' }, {})).toThrow('activity pollers (50) may not exceed concurrent activities (10)');
+  });
+
+  it('refuses a workflow bundle that is missing, foreign, or built for other payload encryption', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bundle-'));
+    expect(() => workflowBundleOption(path.join(dir, 'none.js'), undefined)).toThrow(/cannot be read \(ENOENT\).*npm run bundle:workflows/);
+    const foreign = path.join(dir, 'foreign.js');
+    writeFileSync(foreign, 'module.exports = {};\n');
+    expect(() => workflowBundleOption(foreign, undefined)).toThrow('is not a workflow bundle');
+    const plain = path.join(dir, 'plain.js');
+    writeFileSync(plain, 'code\n// latent-worker workflow bundle; failure converter: default\n');
+    expect(workflowBundleOption(plain, undefined)).toEqual({ workflowBundle: { codePath: plain } });
+    expect(() => workflowBundleOption(plain, { failureConverterPath: '/x.cjs' })).toThrow('holds the default failure converter, but this worker');
+  });
+});
