@@ -19,10 +19,27 @@ interface Setting {
   max: number;
 }
 
-/** The figures behind each default are in docs/benchmark.md ("Worker tuning"). */
+/**
+ * Measured with `npm run bench` (docs/benchmark.md, "Worker tuning"), 2-core machine shared with
+ * other work, boot delay 5 s:
+ *
+ * - maxConcurrentActivityTaskExecutions 2000 (SDK: 100). Waiting for ACTIVE and deleting until
+ *   gone are activities that hold their slot for the whole boot or delete, so with 100 slots the
+ *   101st lifecycle cannot even create its server until a boot ends: at 200 lifecycles, start to
+ *   create p50 14.6 s and 38.2 s wall with 100 slots, 9.6 s and 20.6 s with 2000. A slot costs
+ *   no thread, only the awaiting activity's memory: 1000 lifecycles peaked at 397 MiB RSS.
+ * - maxCachedWorkflows 2000 (SDK: sized from the heap). Every lifecycle waits for something most of
+ *   its life; one evicted between two tasks is replayed from its whole history on the next. The
+ *   SDK's heap-based default would be 32 under the 256 MiB heap limit we run with (see
+ *   docs/benchmark.md), and 1000 lifecycles need 1000 entries.
+ * - maxConcurrentWorkflowTaskExecutions 40, pollers 10 and 10 (the SDK's). 100 task slots with 50
+ *   pollers each at 200 lifecycles were not faster (28.6 s wall against 20.6 to 37.6 s for the
+ *   defaults on the same machine) and took 60 MiB more RSS: the Temporal server, not the worker,
+ *   is the bottleneck (52 s of server CPU against 30 s of worker CPU for 1000 lifecycles).
+ */
 export const defaultTuning: WorkerTuning = {
   maxCachedWorkflows: 2000,
-  maxConcurrentActivityTaskExecutions: 100,
+  maxConcurrentActivityTaskExecutions: 2000,
   maxConcurrentWorkflowTaskExecutions: 40,
   workflowTaskPollers: 10,
   activityTaskPollers: 10,
