@@ -49,7 +49,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     .option('--baseline-only', 'only compare one lifecycle without and with Temporal; no batch', false)
     .option('--no-baseline', 'skip the baseline and single-lifecycle comparison')
     .option('--no-prebundle', 'let each worker bundle the workflows itself at start, instead of handing it a prebuilt bundle')
-    .option('--worker-node-options <options>', 'NODE_OPTIONS for the worker processes only, e.g. "--max-old-space-size=256"')
+    .option('--worker-node-options <options>', 'NODE_OPTIONS for the worker processes only; "" for none', '--max-old-space-size=256')
     .option('--start-concurrency <n>', 'substantiate calls in flight at once', integer(1, 10_000), 100)
     .option('--signal-concurrency <n>', 'attached/release calls in flight at once', integer(1, 10_000), 100)
     .option('--out <file>', 'JSON report (default .scratch/bench/report-<timestamp>.json)')
