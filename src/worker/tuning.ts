@@ -24,13 +24,14 @@ interface Setting {
  * other work, boot delay 5 s:
  *
  * - maxConcurrentActivityTaskExecutions 2000 (SDK: 100). Waiting for ACTIVE and deleting until
- *   gone are activities that hold their slot for the whole boot or delete, so with 100 slots the
- *   101st lifecycle cannot even create its server until a boot ends: at 200 lifecycles, start to
- *   create p50 14.6 s and 38.2 s wall with 100 slots, 9.6 s and 20.6 s with 2000. A slot costs
- *   no thread, only the awaiting activity's memory: 1000 lifecycles peaked at 397 MiB RSS.
+ *   gone are activities that hold their slot for the whole boot or delete, so with 100 slots a
+ *   booted server waits for a slot before anything looks at it: at 1000 lifecycles, ACTIVE
+ *   detection lag p50/p95 1507/5300 ms with 100 slots, 873/1378 ms with 2000; at 200, start to
+ *   create p50 14.6 s with 100, 9.6 s with 2000. A slot costs no thread, only an awaiting
+ *   activity's memory: 1000 lifecycles peaked at 369 MiB RSS.
  * - maxCachedWorkflows 2000 (SDK: sized from the heap). Every lifecycle waits for something most of
  *   its life; one evicted between two tasks is replayed from its whole history on the next. The
- *   SDK's heap-based default would be 32 under the 256 MiB heap limit we run with (see
+ *   SDK's heap-based default would be a few dozen under the 256 MiB heap limit we run with (see
  *   docs/benchmark.md), and 1000 lifecycles need 1000 entries.
  * - maxConcurrentWorkflowTaskExecutions 40, pollers 10 and 10 (the SDK's). 100 task slots with 50
  *   pollers each at 200 lifecycles were not faster (28.6 s wall against 20.6 to 37.6 s for the
