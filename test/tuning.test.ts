@@ -1,9 +1,5 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultTuning, resolveTuning, workerOptionsFor } from '../src/worker/tuning.js';
-import { workflowBundleOption } from '../src/worker/workflowBundle.js';
 import { runCli } from './support/cli.js';
 
 describe('worker tuning', () => {
@@ -29,17 +25,5 @@ describe('worker tuning', () => {
     const result = await runCli(['--config', 'examples/seed-simplest.yaml', 'worker', '--no-reaper', '--max-concurrent-activities', '0'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('--max-concurrent-activities: must be an integer from 1 to 1000000, got "0"');
-  });
-
-  it('refuses a workflow bundle that is missing, foreign, or built for other payload encryption', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'bundle-'));
-    expect(() => workflowBundleOption(path.join(dir, 'none.js'), undefined)).toThrow(/cannot be read \(ENOENT\).*npm run bundle:workflows/);
-    const foreign = path.join(dir, 'foreign.js');
-    writeFileSync(foreign, 'module.exports = {};\n');
-    expect(() => workflowBundleOption(foreign, undefined)).toThrow('is not a workflow bundle');
-    const plain = path.join(dir, 'plain.js');
-    writeFileSync(plain, 'code\n// latent-worker workflow bundle; failure converter: default\n');
-    expect(workflowBundleOption(plain, undefined)).toEqual({ workflowBundle: { codePath: plain } });
-    expect(() => workflowBundleOption(plain, { failureConverterPath: '/x.cjs' })).toThrow('holds the default failure converter, but this worker');
   });
 });
