@@ -16,6 +16,8 @@ export interface BenchOptions {
   prebundle: boolean;
   /** NODE_OPTIONS of the worker processes only, e.g. a heap limit. */
   workerNodeOptions?: string;
+  /** `--dynamic-config-value` pairs for the Temporal dev server. */
+  serverConfig: Record<string, unknown>;
   startConcurrency: number;
   signalConcurrency: number;
   out: string;
@@ -36,6 +38,16 @@ function workerCounts(value: string): number[] {
   return counts;
 }
 
+function serverConfigValue(value: string, previous: Record<string, unknown>): Record<string, unknown> {
+  const match = /^([\w.]+)=(.+)$/.exec(value);
+  if (!match) throw new InvalidArgumentError(`must look like key=value with a JSON value, got "${value}"`);
+  try {
+    return { ...previous, [match[1]!]: JSON.parse(match[2]!) as unknown };
+  } catch {
+    throw new InvalidArgumentError(`the value of ${match[1]} must be JSON (a number, true, "text"), got "${match[2]}"`);
+  }
+}
+
 /** Parses the command line (argv without node and the script), or exits with commander's message. */
 export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -50,6 +62,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     .option('--no-baseline', 'skip the baseline and single-lifecycle comparison')
     .option('--no-prebundle', 'let each worker bundle the workflows itself at start, instead of handing it a prebuilt bundle')
     .option('--worker-node-options <options>', 'NODE_OPTIONS for the worker processes only; "" for none', '--max-old-space-size=256')
+    .option('--server-config <key=json>', 'dynamic config of the Temporal dev server (repeatable), e.g. matching.numTaskqueueReadPartitions=1', serverConfigValue, {})
     .option('--start-concurrency <n>', 'substantiate calls in flight at once', integer(1, 10_000), 100)
     .option('--signal-concurrency <n>', 'attached/release calls in flight at once', integer(1, 10_000), 100)
     .option('--out <file>', 'JSON report (default .scratch/bench/report-<timestamp>.json)')
@@ -66,6 +79,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     baseline: boolean;
     prebundle: boolean;
     workerNodeOptions?: string;
+    serverConfig: Record<string, unknown>;
     startConcurrency: number;
     signalConcurrency: number;
     out?: string;
@@ -82,6 +96,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     baseline: o.baseline,
     prebundle: o.prebundle,
     workerNodeOptions: o.workerNodeOptions,
+    serverConfig: o.serverConfig,
     startConcurrency: o.startConcurrency,
     signalConcurrency: o.signalConcurrency,
     out: path.resolve(o.out ?? path.join(projectRoot, '.scratch', 'bench', `report-${stamp}.json`)),

@@ -101,7 +101,7 @@ async function run(o: BenchOptions): Promise<void> {
     report.comparison = comparison;
   }
 
-  const server = await startDevServer({ logFile: path.join(runDir, 'temporal.log') });
+  const server = await startDevServer({ logFile: path.join(runDir, 'temporal.log'), dynamicConfig: o.serverConfig });
   stops.push(() => server.stop());
   const serverSampler = new ProcSampler(server.pid);
   stops.push(async () => serverSampler.stop());
