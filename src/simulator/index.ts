@@ -10,12 +10,12 @@ import { novaService } from './nova.js';
 import { definedLimits, unlimitedQuota, usageOf, type QuotaLimits } from './quota.js';
 import { projectIds, type SimFlavor, type SimImage, type SimSnapshot, type SimUser, type SimVolume } from './seed.js';
 import { listen, type RecordedRequest } from './server.js';
-import { defaultStateOptions, SimState, statusOf, type SimServer } from './state.js';
+import { defaultStateOptions, SimState, statusOf, type ServerEvent, type SimServer } from './state.js';
 
 export { defaultFlavors, defaultImages, defaultNetworks, defaultUsers, projectIds } from './seed.js';
 export type { GlanceStatus, GlanceVisibility, SimFlavor, SimImage, SimNetwork, SimSnapshot, SimUser, SimVolume } from './seed.js';
 export type { RecordedRequest } from './server.js';
-export type { Address, BlockDeviceMapping, Fault, NetworkRequest, ServerStatus, SimServer, VmState } from './state.js';
+export type { Address, BlockDeviceMapping, Fault, NetworkRequest, ServerEvent, ServerStatus, SimServer, VmState } from './state.js';
 export type { FaultRule, InjectedFault } from './faultRules.js';
 export { novaDefaultQuota, unlimitedQuota, type QuotaLimits } from './quota.js';
 export { SimulatorControl } from './controlClient.js';
@@ -25,6 +25,8 @@ export interface SimulatorOptions {
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
+  /** Called at each server's creation, ACTIVE, ERROR and disappearance, in this process. */
+  onServerEvent?: (event: ServerEvent) => void;
   /** BUILD to ACTIVE (or to ERROR). Default 500. */
   bootDelayMs?: number;
   /**
@@ -120,6 +122,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (!r.path.startsWith(`${controlPrefix}/`)) recorded.push(r);
   });
   const state = new SimState(front.url, {
+    onServerEvent: options.onServerEvent,
     bootDelayMs,
     scheduleDelayMs: Math.min(bootDelayMs, options.scheduleDelayMs ?? Math.floor(bootDelayMs / 2)),
     deleteDelayMs: options.deleteDelayMs ?? defaultStateOptions.deleteDelayMs,

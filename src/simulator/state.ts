@@ -182,7 +182,18 @@ export type BootOutcome = { kind: 'active' } | { kind: 'error'; fault: Omit<Faul
 export type VolumeRecord = Required<SimVolume>;
 export type SnapshotRecord = Required<SimSnapshot>;
 
+/** A server's life as the simulator's own clock sees it, to the millisecond (Nova's timestamps keep whole seconds). */
+export interface ServerEvent {
+  kind: 'created' | 'active' | 'error' | 'gone';
+  serverId: string;
+  name: string;
+  /** Epoch milliseconds. */
+  at: number;
+}
+
 export interface StateOptions {
+  /** Told of every server's creation and transitions; the benchmark times lifecycles by it. */
+  onServerEvent?: (event: ServerEvent) => void;
   /** POST to ACTIVE (or ERROR); the first `scheduleDelayMs` of it the server is still scheduling. */
   bootDelayMs: number;
   scheduleDelayMs: number;
@@ -404,6 +415,7 @@ export class SimState {
    */
   boot(server: ServerRecord, outcome: BootOutcome = { kind: 'active' }): void {
     this.allServers.set(server.id, server);
+    this.emit('created', server);
     const building = () => server.vmState === 'building' && server.taskState !== 'deleting';
     const { bootDelayMs, scheduleDelayMs } = this.options;
     const recheckDelayMs = Math.floor((bootDelayMs - scheduleDelayMs) / 2);
@@ -431,6 +443,7 @@ export class SimState {
           server.host = computeHost;
           server.launchedAt = wholeSeconds();
           server.updatedAt = server.launchedAt;
+          this.emit('active', server);
         });
       });
     });
@@ -451,6 +464,7 @@ export class SimState {
     server.addresses = [];
     server.fault = { ...fault, created: now };
     server.updatedAt = now;
+    this.emit('error', server);
   }
 
   /** Nova answers 204 at once; the server shows task_state `deleting` until it is gone. */
@@ -467,7 +481,12 @@ export class SimState {
       server.addresses = [];
       server.updatedAt = now;
       server.deletedAt = now;
+      this.emit('gone', server);
     });
+  }
+
+  private emit(kind: ServerEvent['kind'], server: ServerRecord): void {
+    this.options.onServerEvent?.({ kind, serverId: server.id, name: server.name, at: Date.now() });
   }
 
   private schedule(ms: number, fn: () => void): void {

@@ -34,6 +34,8 @@ export interface DevServer {
   address: string;
   uiUrl?: string;
   logFile: string;
+  /** The server process, e.g. for reading its CPU and memory from /proc. */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -80,6 +82,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     address,
     ...(uiPort === undefined ? {} : { uiUrl: `http://127.0.0.1:${uiPort}` }),
     logFile,
+    pid: server.pid,
     stop: () => server.stop(),
   };
 }

@@ -8,6 +8,8 @@ import { createActivities } from '../activities/index.js';
 import { CloudRegistry } from '../activities/cloudRegistry.js';
 import type { MissingNotifier } from '../activities/notify.js';
 import type { LoadedConfig } from '../config/load.js';
+import { defaultTuning, workerOptionsFor, type WorkerTuning } from './tuning.js';
+import { workflowBundleOption } from './workflowBundle.js';
 
 export interface LatentWorkerOptions {
   connection: NativeConnection;
@@ -20,6 +22,10 @@ export interface LatentWorkerOptions {
   httpTimeoutMs?: number;
   /** Payload encryption (see src/codec/); the clients of this task queue must use the same. */
   dataConverter?: DataConverter;
+  /** Cache, concurrency and pollers (src/worker/tuning.ts); its defaults when omitted. */
+  tuning?: WorkerTuning;
+  /** A bundle from `npm run bundle:workflows`, instead of bundling the workflows at start. */
+  workflowBundlePath?: string;
 }
 
 export interface LatentWorker {
@@ -34,8 +40,9 @@ export async function createLatentWorker(options: LatentWorkerOptions): Promise<
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    workflowsPath: workflowsPath(),
+    ...(options.workflowBundlePath ? workflowBundleOption(options.workflowBundlePath, options.dataConverter) : { workflowsPath: workflowsPath() }),
     dataConverter: options.dataConverter,
+    ...workerOptionsFor(options.tuning ?? defaultTuning),
     activities: createActivities({
       clouds,
       notifier: options.notifier ?? notifierFromSettings(options.config.notify, log),

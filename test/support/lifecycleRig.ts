@@ -36,6 +36,8 @@ export interface LifecycleRigOptions {
   dataConverter?: DataConverter;
   /** The Keystone API the workers' os_auth_url points at; the seed's v2.0 when omitted. */
   keystone?: 'v2.0' | 'v3';
+  /** A workflow bundle built ahead, instead of bundling at worker start. */
+  workflowBundlePath?: string;
 }
 
 /**
@@ -44,7 +46,7 @@ export interface LifecycleRigOptions {
  */
 export async function startLifecycleRig(
   workers: ({ name: string } & Record<string, unknown>)[],
-  { simulator: simulatorOptions = { bootDelayMs: 300, deleteDelayMs: 100 }, notify, deployment, address, dataConverter, keystone }: LifecycleRigOptions = {},
+  { simulator: simulatorOptions = { bootDelayMs: 300, deleteDelayMs: 100 }, notify, deployment, address, dataConverter, keystone, workflowBundlePath }: LifecycleRigOptions = {},
 ): Promise<LifecycleRig> {
   const suffix = randomUUID().slice(0, 6);
   const nameOf = (base: string): string => `${base}-${suffix}`;
@@ -56,7 +58,7 @@ export async function startLifecycleRig(
   );
   const taskQueue = uniqueTaskQueue('lifecycle');
   const connection = await NativeConnection.connect({ address: address ?? temporalAddress() });
-  const { worker, clouds } = await createLatentWorker({ connection, namespace: 'default', taskQueue, config, pollIntervalMs: 100, dataConverter });
+  const { worker, clouds } = await createLatentWorker({ connection, namespace: 'default', taskQueue, config, pollIntervalMs: 100, dataConverter, workflowBundlePath });
   const running = worker.run();
   const client = new LatentWorkerClient(await connectClient(address, dataConverter), taskQueue);
   return {

@@ -1,0 +1,105 @@
+import path from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { projectRoot } from '../src/temporal/paths.js';
+
+export interface BenchOptions {
+  lifecycles: number;
+  bootDelayMs: number;
+  deleteDelayMs: number;
+  /** One batch of `lifecycles` per entry, with that many worker processes. */
+  workers: number[];
+  /** Runs of the baseline and of the single Temporal lifecycle, after one warm-up run each. */
+  baselineRuns: number;
+  baselineOnly: boolean;
+  baseline: boolean;
+  /** Hand the workers a workflow bundle built ahead of time, as docs/benchmark.md recommends. */
+  prebundle: boolean;
+  /** NODE_OPTIONS of the worker processes only, e.g. a heap limit. */
+  workerNodeOptions?: string;
+  /** `--dynamic-config-value` pairs for the Temporal dev server. */
+  serverConfig: Record<string, unknown>;
+  startConcurrency: number;
+  signalConcurrency: number;
+  out: string;
+  timeoutSeconds: number;
+}
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`must be an integer from ${min} to ${max}, got "${value}"`);
+    return n;
+  };
+}
+
+function workerCounts(value: string): number[] {
+  const counts = value.split(',').map((part) => integer(1, 8)(part.trim()));
+  if (counts.length === 0) throw new InvalidArgumentError(`must be a comma-separated list of worker process counts, e.g. "1" or "1,2", got "${value}"`);
+  return counts;
+}
+
+function serverConfigValue(value: string, previous: Record<string, unknown>): Record<string, unknown> {
+  const match = /^([\w.]+)=(.+)$/.exec(value);
+  if (!match) throw new InvalidArgumentError(`must look like key=value with a JSON value, got "${value}"`);
+  try {
+    return { ...previous, [match[1]!]: JSON.parse(match[2]!) as unknown };
+  } catch {
+    throw new InvalidArgumentError(`the value of ${match[1]} must be JSON (a number, true, "text"), got "${match[2]}"`);
+  }
+}
+
+/** Parses the command line (argv without node and the script), or exits with commander's message. */
+export function parseBenchOptions(argv: readonly string[]): BenchOptions {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const program = new Command('npm run bench --')
+    .description('N concurrent latent-worker lifecycles against the OpenStack simulator on a real Temporal dev server, with a no-Temporal baseline (docs/benchmark.md)')
+    .option('--lifecycles <n>', 'concurrent lifecycles per batch', integer(1, 100_000), 1000)
+    .option('--boot-delay-ms <ms>', 'simulator: BUILD to ACTIVE', integer(0, 600_000), 5000)
+    .option('--delete-delay-ms <ms>', 'simulator: DELETE to gone', integer(0, 600_000), 1000)
+    .option('--workers <counts>', 'worker processes per batch; "1,2" runs a batch with one, then one with two', workerCounts, [1])
+    .option('--baseline-runs <n>', 'timed runs of the baseline and of one lifecycle through Temporal (after a warm-up run each)', integer(1, 50), 5)
+    .option('--baseline-only', 'only compare one lifecycle without and with Temporal; no batch', false)
+    .option('--no-baseline', 'skip the baseline and single-lifecycle comparison')
+    .option('--no-prebundle', 'let each worker bundle the workflows itself at start, instead of handing it a prebuilt bundle')
+    .option('--worker-node-options <options>', 'NODE_OPTIONS for the worker processes only; "" for none', '--max-old-space-size=256')
+    .option('--server-config <key=json>', 'dynamic config of the Temporal dev server (repeatable), e.g. matching.numTaskqueueReadPartitions=1', serverConfigValue, {})
+    .option('--start-concurrency <n>', 'substantiate calls in flight at once', integer(1, 10_000), 100)
+    .option('--signal-concurrency <n>', 'attached/release calls in flight at once', integer(1, 10_000), 100)
+    .option('--out <file>', 'JSON report (default .scratch/bench/report-<timestamp>.json)')
+    .option('--timeout <seconds>', 'everything is stopped and the run fails after this long', integer(10, 86_400), 1800)
+    .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
+    .parse([...argv], { from: 'user' });
+  const o = program.opts<{
+    lifecycles: number;
+    bootDelayMs: number;
+    deleteDelayMs: number;
+    workers: number[];
+    baselineRuns: number;
+    baselineOnly: boolean;
+    baseline: boolean;
+    prebundle: boolean;
+    workerNodeOptions?: string;
+    serverConfig: Record<string, unknown>;
+    startConcurrency: number;
+    signalConcurrency: number;
+    out?: string;
+    timeout: number;
+  }>();
+  if (o.baselineOnly && !o.baseline) program.error('--baseline-only and --no-baseline leave nothing to run', { exitCode: 2 });
+  return {
+    lifecycles: o.lifecycles,
+    bootDelayMs: o.bootDelayMs,
+    deleteDelayMs: o.deleteDelayMs,
+    workers: o.workers,
+    baselineRuns: o.baselineRuns,
+    baselineOnly: o.baselineOnly,
+    baseline: o.baseline,
+    prebundle: o.prebundle,
+    workerNodeOptions: o.workerNodeOptions,
+    serverConfig: o.serverConfig,
+    startConcurrency: o.startConcurrency,
+    signalConcurrency: o.signalConcurrency,
+    out: path.resolve(o.out ?? path.join(projectRoot, '.scratch', 'bench', `report-${stamp}.json`)),
+    timeoutSeconds: o.timeout,
+  };
+}

@@ -1,0 +1,108 @@
+import type { WorkerTuning } from '../src/worker/tuning.js';
+import type { CallCounts } from './calls.js';
+import type { Distribution } from './stats.js';
+
+export interface ProcessFigures {
+  pid: number;
+  /** VmRSS once polling, before any lifecycle. */
+  readyRssMiB: number;
+  /** Highest VmRSS sampled (every 250 ms) during the batch. */
+  peakRssMiB: number;
+  /** VmHWM at the end: the process's lifetime peak, start-up (workflow bundling) included. */
+  hwmMiB: number;
+  cpuSecondsBatch: number;
+  cpuSecondsTotal: number;
+}
+
+export interface BatchReport {
+  workerProcesses: number;
+  lifecycles: number;
+  wallSeconds: number;
+  lifecyclesPerSecond: number;
+  /** Milliseconds; see docs/benchmark.md for where each begins and ends. */
+  phases: {
+    startToCreate?: Distribution;
+    activeDetectionLag?: Distribution;
+    attachToDelete?: Distribution;
+    lifecycle?: Distribution;
+  };
+  calls: CallCounts & { perLifecycle: Record<string, number> };
+  workers: ProcessFigures[];
+  /** The benchmark process (simulator and CI master), for reference. */
+  benchProcessCpuSeconds: number;
+  /** The Temporal dev server, which shares the machine's cores with everything else. */
+  temporalServerCpuSeconds: number;
+  failures: number;
+  failureSamples: { workerName: string; outcome?: string; error?: string }[];
+  relaunches: number;
+  serversLeft: number;
+}
+
+export interface ComparisonReport {
+  /** Wall milliseconds of each timed run, after a warm-up run. */
+  baselineMs: number[];
+  temporalMs: number[];
+  baselineMedianMs: number;
+  temporalMedianMs?: number;
+  ratio?: number;
+  addedMs?: number;
+}
+
+export interface Target {
+  name: string;
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+export interface BenchReport {
+  startedAt: string;
+  finishedAt: string;
+  options: Record<string, unknown>;
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; loadAverageAtStart: number[]; loadAverageAtEnd: number[] };
+  tuning: WorkerTuning;
+  comparison?: ComparisonReport;
+  batches: BatchReport[];
+  targets: Target[];
+  ok: boolean;
+  error?: string;
+}
+
+const ms = (d: Distribution | undefined, key: keyof Distribution) => (d ? String(d[key]) : '-');
+
+/** The report as a person reads it on stdout. */
+export function renderText(report: BenchReport): string {
+  const lines: string[] = [];
+  const m = report.machine;
+  lines.push(`machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, node ${m.node}; load average ${m.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')} at start, ${m.loadAverageAtEnd.map((l) => l.toFixed(2)).join(' ')} at end`);
+  lines.push(`worker tuning: ${Object.entries(report.tuning).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  const c = report.comparison;
+  if (c) {
+    lines.push('');
+    lines.push(`one lifecycle, median of ${c.baselineMs.length}: without Temporal ${Math.round(c.baselineMedianMs)} ms` + (c.temporalMedianMs === undefined ? '' : `, with Temporal ${Math.round(c.temporalMedianMs)} ms: ratio ${c.ratio!.toFixed(3)}, +${Math.round(c.addedMs!)} ms`));
+    lines.push(`  runs without: ${c.baselineMs.map(Math.round).join(', ')} ms` + (c.temporalMs.length ? `; with: ${c.temporalMs.map(Math.round).join(', ')} ms` : ''));
+  }
+  for (const b of report.batches) {
+    lines.push('');
+    lines.push(`${b.lifecycles} concurrent lifecycles, ${b.workerProcesses} worker process(es): ${b.wallSeconds.toFixed(1)} s wall, ${b.lifecyclesPerSecond.toFixed(2)} lifecycles/s, ${b.failures} failed, ${b.relaunches} relaunched, ${b.serversLeft} servers left`);
+    lines.push('  phase (ms)                count     p50     p95     p99     max');
+    for (const [name, d] of Object.entries({ 'start → create': b.phases.startToCreate, 'ACTIVE detection lag': b.phases.activeDetectionLag, 'attach → deleted': b.phases.attachToDelete, 'whole lifecycle': b.phases.lifecycle })) {
+      lines.push(`  ${name.padEnd(22)} ${ms(d, 'count').padStart(8)} ${ms(d, 'p50').padStart(7)} ${ms(d, 'p95').padStart(7)} ${ms(d, 'p99').padStart(7)} ${ms(d, 'max').padStart(7)}`);
+    }
+    const perLc = b.calls.perLifecycle;
+    lines.push(`  calls: ${b.calls.total} (${Object.entries(b.calls.byService).map(([s, n]) => `${s} ${n}, ${(perLc[s] ?? 0).toFixed(2)}/lifecycle`).join('; ')}); Keystone token requests ${b.calls.keystoneTokenRequests}`);
+    const rate = b.calls.novaStatusReadsPerBootingServerMinute;
+    lines.push(`  Nova status reads during boot: ${b.calls.novaStatusReadsDuringBoot} over ${b.calls.bootingServerMinutes.toFixed(1)} booting-server-minutes = ${rate === undefined ? '-' : rate.toFixed(2)} per booting server per minute`);
+    for (const [kind, n] of Object.entries(b.calls.byKind)) lines.push(`    ${String(n).padStart(7)}  ${kind}`);
+    for (const w of b.workers) lines.push(`  worker pid ${w.pid}: RSS ${w.readyRssMiB.toFixed(0)} MiB once polling, peak ${w.peakRssMiB.toFixed(0)} MiB in the batch (lifetime VmHWM ${w.hwmMiB.toFixed(0)} MiB), CPU ${w.cpuSecondsBatch.toFixed(1)} s in the batch (${w.cpuSecondsTotal.toFixed(1)} s in all)`);
+    lines.push(`  CPU in the batch: Temporal dev server ${b.temporalServerCpuSeconds.toFixed(1)} s, benchmark process (simulator + CI master) ${b.benchProcessCpuSeconds.toFixed(1)} s`);
+    for (const f of b.failureSamples) lines.push(`  failed: ${f.workerName} ${f.outcome ?? ''} ${f.error ?? ''}`);
+  }
+  if (report.targets.length) {
+    lines.push('');
+    lines.push('targets:');
+    for (const t of report.targets) lines.push(`  ${t.met ? 'met    ' : 'MISSED '} ${t.name}: ${t.measured} (target ${t.target})`);
+  }
+  if (report.error) lines.push(`\nERROR: ${report.error}`);
+  return lines.join('\n');
+}

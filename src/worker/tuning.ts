@@ -1,0 +1,103 @@
+import type { WorkerOptions } from '@temporalio/worker';
+
+/** The worker's Temporal options for its workload: many long, mostly idle lifecycles. */
+export interface WorkerTuning {
+  maxCachedWorkflows: number;
+  maxConcurrentActivityTaskExecutions: number;
+  maxConcurrentWorkflowTaskExecutions: number;
+  workflowTaskPollers: number;
+  activityTaskPollers: number;
+}
+
+interface Setting {
+  key: keyof WorkerTuning;
+  /** `--flag <n>` on `latent-worker worker`. */
+  flag: string;
+  env: string;
+  description: string;
+  min: number;
+  max: number;
+}
+
+/**
+ * Measured with `npm run bench` (docs/benchmark.md, "Worker tuning"), 2-core machine shared with
+ * other work, boot delay 5 s:
+ *
+ * - maxConcurrentActivityTaskExecutions 2000 (SDK: 100). Waiting for ACTIVE and deleting until
+ *   gone are activities that hold their slot for the whole boot or delete, so with 100 slots a
+ *   booted server waits for a slot before anything looks at it: at 1000 lifecycles, ACTIVE
+ *   detection lag p50/p95 1507/5300 ms with 100 slots, 873/1378 ms with 2000; at 200, start to
+ *   create p50 14.6 s with 100, 9.6 s with 2000. A slot costs no thread, only an awaiting
+ *   activity's memory: 1000 lifecycles peaked at 369 MiB RSS.
+ * - maxCachedWorkflows 2000 (SDK: sized from the heap). Every lifecycle waits for something most of
+ *   its life; one evicted between two tasks is replayed from its whole history on the next. The
+ *   SDK's heap-based default would be a few dozen under the 256 MiB heap limit we run with (see
+ *   docs/benchmark.md). A cache of 200 at 1000 lifecycles measured no better (peak RSS 404 MiB
+ *   against 369, worker CPU 33.7 s against 31.8), so the cache holds every lifecycle.
+ * - maxConcurrentWorkflowTaskExecutions 40, pollers 10 and 10 (the SDK's). 100 task slots with 50
+ *   pollers each at 200 lifecycles were not faster (28.6 s wall against 20.6 to 37.6 s for the
+ *   defaults on the same machine) and took 60 MiB more RSS: the Temporal server, not the worker,
+ *   is the bottleneck (52 s of server CPU against 30 s of worker CPU for 1000 lifecycles).
+ */
+export const defaultTuning: WorkerTuning = {
+  maxCachedWorkflows: 2000,
+  maxConcurrentActivityTaskExecutions: 2000,
+  maxConcurrentWorkflowTaskExecutions: 40,
+  workflowTaskPollers: 10,
+  activityTaskPollers: 10,
+};
+
+export const tuningSettings: readonly Setting[] = [
+  { key: 'maxCachedWorkflows', flag: 'max-cached-workflows', env: 'LATENT_WORKER_MAX_CACHED_WORKFLOWS', description: 'lifecycles kept in memory between their tasks', min: 0, max: 1_000_000 },
+  { key: 'maxConcurrentActivityTaskExecutions', flag: 'max-concurrent-activities', env: 'LATENT_WORKER_MAX_CONCURRENT_ACTIVITIES', description: 'activities run at once (each booting or deleting server holds one)', min: 1, max: 1_000_000 },
+  { key: 'maxConcurrentWorkflowTaskExecutions', flag: 'max-concurrent-workflow-tasks', env: 'LATENT_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', description: 'workflow tasks run at once', min: 2, max: 10_000 },
+  { key: 'workflowTaskPollers', flag: 'workflow-pollers', env: 'LATENT_WORKER_WORKFLOW_POLLERS', description: 'workflow task polls open at once', min: 2, max: 1_000 },
+  { key: 'activityTaskPollers', flag: 'activity-pollers', env: 'LATENT_WORKER_ACTIVITY_POLLERS', description: 'activity task polls open at once', min: 1, max: 1_000 },
+];
+
+/** Flags (as commander gives them, camel-cased) over LATENT_WORKER_* variables over the defaults. */
+export function resolveTuning(flags: Record<string, unknown> = {}, env: Record<string, string | undefined> = process.env): WorkerTuning {
+  const tuning = { ...defaultTuning };
+  for (const setting of tuningSettings) {
+    const flagValue = flags[camel(setting.flag)];
+    const raw = flagValue !== undefined ? String(flagValue) : env[setting.env];
+    if (raw === undefined || raw === '') continue;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < setting.min || value > setting.max) {
+      const source = flagValue !== undefined ? `--${setting.flag}` : setting.env;
+      throw new RangeError(`${source}: must be an integer from ${setting.min} to ${setting.max}, got "${raw}"`);
+    }
+    tuning[setting.key] = value;
+  }
+  if (tuning.workflowTaskPollers > tuning.maxConcurrentWorkflowTaskExecutions) {
+    throw new RangeError(`workflow pollers (${tuning.workflowTaskPollers}) may not exceed concurrent workflow tasks (${tuning.maxConcurrentWorkflowTaskExecutions})`);
+  }
+  if (tuning.activityTaskPollers > tuning.maxConcurrentActivityTaskExecutions) {
+    throw new RangeError(`activity pollers (${tuning.activityTaskPollers}) may not exceed concurrent activities (${tuning.maxConcurrentActivityTaskExecutions})`);
+  }
+  return tuning;
+}
+
+/** Commander's `.option()` arguments for one setting, e.g. `['--max-cached-workflows <n>', '...']`. */
+export function tuningOption(key: keyof WorkerTuning): [string, string] {
+  const setting = tuningSettings.find((s) => s.key === key)!;
+  return [`--${setting.flag} <n>`, `${setting.description} (or ${setting.env}; default ${defaultTuning[key]})`];
+}
+
+export function workerOptionsFor(tuning: WorkerTuning): Partial<WorkerOptions> {
+  return {
+    maxCachedWorkflows: tuning.maxCachedWorkflows,
+    maxConcurrentActivityTaskExecutions: tuning.maxConcurrentActivityTaskExecutions,
+    maxConcurrentWorkflowTaskExecutions: tuning.maxConcurrentWorkflowTaskExecutions,
+    workflowTaskPollerBehavior: { type: 'simple-maximum', maximum: tuning.workflowTaskPollers },
+    activityTaskPollerBehavior: { type: 'simple-maximum', maximum: tuning.activityTaskPollers },
+  };
+}
+
+export function describeTuning(tuning: WorkerTuning): string {
+  return tuningSettings.map((s) => `${s.flag} ${tuning[s.key]}`).join(', ');
+}
+
+function camel(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+}

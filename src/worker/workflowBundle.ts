@@ -1,0 +1,36 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { DataConverter } from '@temporalio/common';
+import { bundleWorkflowCode, type Logger } from '@temporalio/worker';
+
+// Bundling the workflows is webpack's work: done inside the worker process at start it takes
+// seconds of CPU and leaves about 100 MiB of resident memory behind for the process's life
+// (docs/benchmark.md). A bundle built ahead of time skips both. The failure converter is part of
+// the bundle, so a bundle says which one it holds and the worker refuses one that does not match
+// its own payload encryption.
+
+const MARK = '// latent-worker workflow bundle; failure converter: ';
+
+type ConverterKind = 'encrypting' | 'default';
+
+const converterKind = (dataConverter: DataConverter | undefined): ConverterKind => (dataConverter?.failureConverterPath ? 'encrypting' : 'default');
+
+export async function writeWorkflowBundle(outFile: string, workflowsPath: string, dataConverter?: DataConverter, logger?: Logger): Promise<void> {
+  const { code } = await bundleWorkflowCode({ workflowsPath, failureConverterPath: dataConverter?.failureConverterPath, logger });
+  writeFileSync(outFile, `${code}\n${MARK}${converterKind(dataConverter)}\n`);
+}
+
+/** The Worker.create option for a bundle file; throws naming the file when it is unusable. */
+export function workflowBundleOption(file: string, dataConverter: DataConverter | undefined): { workflowBundle: { codePath: string } } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new Error(`workflow bundle ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}); build it with \`npm run bundle:workflows -- --out ${file}\``);
+  }
+  if (!text.includes(MARK)) throw new Error(`${file} is not a workflow bundle built by \`npm run bundle:workflows\``);
+  const kind = text.slice(text.lastIndexOf(MARK) + MARK.length).trim();
+  if (kind !== converterKind(dataConverter)) {
+    throw new Error(`workflow bundle ${file} holds the ${kind} failure converter, but this worker's payload encryption needs the ${converterKind(dataConverter)} one: rebuild it with the worker's LATENT_WORKER_* encryption settings`);
+  }
+  return { workflowBundle: { codePath: file } };
+}

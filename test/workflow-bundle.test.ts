@@ -1,0 +1,45 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { workflowsPath } from '../src/worker/worker.js';
+import { workflowBundleOption, writeWorkflowBundle } from '../src/worker/workflowBundle.js';
+import { startLifecycleRig, type LifecycleRig } from './support/lifecycleRig.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'bundle-'));
+let rig: LifecycleRig;
+
+beforeAll(async () => {
+  const bundle = path.join(dir, 'workflow-bundle.js');
+  await writeWorkflowBundle(bundle, workflowsPath());
+  rig = await startLifecycleRig([{ name: 'bundled' }], { workflowBundlePath: bundle });
+}, 120_000);
+
+afterAll(async () => {
+  await rig?.stop();
+});
+
+describe('a workflow bundle built ahead', () => {
+  it('runs a whole lifecycle on a worker that did not bundle the workflows itself', async () => {
+    const name = rig.nameOf('bundled');
+    const handle = await rig.client.substantiate(rig.config.workers.get(name)!.specFor());
+    await rig.client.waitForPhase(name, 'waiting-for-attach', { intervalMs: 100 });
+    await rig.client.attached(name);
+    await rig.client.release(name);
+    const result = await handle.result();
+    expect(result.outcome).toBe('released');
+    expect(result.status.activeAt).toBeDefined();
+    expect(rig.simulator.servers()).toEqual([]);
+  });
+
+  it('refuses a workflow bundle that is missing, foreign, or built for other payload encryption', () => {
+    expect(() => workflowBundleOption(path.join(dir, 'none.js'), undefined)).toThrow(/cannot be read \(ENOENT\).*npm run bundle:workflows/);
+    const foreign = path.join(dir, 'foreign.js');
+    writeFileSync(foreign, 'module.exports = {};\n');
+    expect(() => workflowBundleOption(foreign, undefined)).toThrow('is not a workflow bundle');
+    const plain = path.join(dir, 'plain.js');
+    writeFileSync(plain, 'code\n// latent-worker workflow bundle; failure converter: default\n');
+    expect(workflowBundleOption(plain, undefined)).toEqual({ workflowBundle: { codePath: plain } });
+    expect(() => workflowBundleOption(plain, { failureConverterPath: '/x.cjs' })).toThrow('holds the default failure converter, but this worker');
+  });
+});
