@@ -15,6 +15,7 @@ export interface LatentWorkerOptions {
   taskQueue: string;
   config: LoadedConfig;
   notifier?: MissingNotifier;
+  /** The quick tick of each cloud's shared status poller (see ServerWatcher); default 250 ms. */
   pollIntervalMs?: number;
   /** Per-request timeout for OpenStack calls. */
   httpTimeoutMs?: number;
@@ -29,7 +30,7 @@ export interface LatentWorker {
 
 /** The worker process: the lifecycle workflow plus activities wired to the configured clouds. */
 export async function createLatentWorker(options: LatentWorkerOptions): Promise<LatentWorker> {
-  const clouds = new CloudRegistry(options.config, { timeoutMs: options.httpTimeoutMs });
+  const clouds = new CloudRegistry(options.config, { timeoutMs: options.httpTimeoutMs, pollIntervalMs: options.pollIntervalMs });
   const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -39,7 +40,6 @@ export async function createLatentWorker(options: LatentWorkerOptions): Promise<
     activities: createActivities({
       clouds,
       notifier: options.notifier ?? notifierFromSettings(options.config.notify, log),
-      pollIntervalMs: options.pollIntervalMs,
       deployment: options.config.deployment,
     }),
   });
