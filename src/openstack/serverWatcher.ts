@@ -177,7 +177,11 @@ export class ServerWatcher {
       set.add(waiter);
       // A server of unknown history gets its first look soon; one whose history the next list covers waits its turn.
       if (this.coverFor(waiter) === undefined) this.hurry();
-      if (!this.running) void this.loop();
+      if (!this.running) {
+        this.running = true;
+        // On the next turn of the event loop, so that waits registered together share the first list.
+        setImmediate(() => void this.loop());
+      }
     });
   }
 
@@ -190,7 +194,6 @@ export class ServerWatcher {
   }
 
   private async loop(): Promise<void> {
-    this.running = true;
     try {
       while (this.waiters.size > 0 && !this.closed) {
         let delayMs: number;
