@@ -8,7 +8,7 @@ import { cloudScopeOf, workerOrThrow } from '../config/load.js';
 import { cloudLabel } from '../config/credentials.js';
 import type { ImageFunction } from '../config/serverOptions.js';
 import { LookupCache } from './lookupCache.js';
-import { ServerCap } from './serverCap.js';
+import { ServerCap, type ServerCapOptions } from './serverCap.js';
 import { OWNER_KEYS } from './ownerKeys.js';
 
 export interface CloudRegistryOptions {
@@ -18,6 +18,8 @@ export interface CloudRegistryOptions {
   pollIntervalMs?: number;
   /** Further tuning of the shared status poller, for tests. */
   watcher?: Omit<WatcherOptions, 'fastTickMs' | 'log'>;
+  /** How often `max_servers` recounts and how long a create waits for room, for tests. */
+  serverCap?: Pick<ServerCapOptions, 'recountMs' | 'maxWaitMs'>;
 }
 
 /** What the lifecycles of one cloud (auth URL, project, region) share in this process. */
@@ -158,6 +160,7 @@ export class CloudRegistry {
   private capFor(workerName: string, cloud: string, maxServers: number): ServerCap {
     const deployment = this.config.deployment;
     return new ServerCap({
+      ...this.options.serverCap,
       maxServers,
       cloud,
       count: async () => {

@@ -15,11 +15,12 @@ export interface CloudLimits {
 
 /**
  * Gentle with a cloud, yet quick enough for a thousand lifecycles at once: a create takes one
- * request to look for an earlier try and one to create, a boot and a delete take a share of
- * the one status list per tick, look-ups come from the cache.
+ * request to look for an earlier try and one to create, a delete one, boots and deletes share
+ * the one status list per tick, look-ups come from the cache: a thousand lifecycles starting
+ * together queue about 20 s for their turns, under the 30 s a request may wait for one.
  */
 export const DEFAULT_CLOUD_LIMITS: CloudLimits = {
-  requestsPerSecond: 50,
+  requestsPerSecond: 100,
   maxConcurrentCreates: 10,
   maxServers: undefined,
   lookupCacheSeconds: 60,

@@ -193,7 +193,7 @@ function describeIssues(error: z.ZodError, raw: unknown): string {
         const field = issue.code === 'unrecognized_keys' ? [...rest, issue.keys.join(', ')].join('.') : rest.join('.');
         where = field ? `${worker}: ${field}` : worker;
       }
-      if (issue.code === 'unrecognized_keys' && top === undefined) where = issue.keys.join(', ');
+      if (issue.code === 'unrecognized_keys' && top !== 'workers') where = [...issue.path, issue.keys.join(', ')].join('.');
       const message = issue.code === 'unrecognized_keys' ? 'unknown key (check the spelling against the README)' : issue.message;
       return `  - ${where || '(top level)'}: ${message}`;
     })

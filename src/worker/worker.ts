@@ -19,6 +19,11 @@ export interface LatentWorkerOptions {
   pollIntervalMs?: number;
   /** Per-request timeout for OpenStack calls. */
   httpTimeoutMs?: number;
+  /**
+   * Activities this process runs at once; default 1000. A boot or delete wait costs a promise on
+   * its cloud's shared status poller, not a poll loop, so one process can hold a thousand.
+   */
+  maxConcurrentActivities?: number;
   /** Payload encryption (see src/codec/); the clients of this task queue must use the same. */
   dataConverter?: DataConverter;
 }
@@ -37,6 +42,7 @@ export async function createLatentWorker(options: LatentWorkerOptions): Promise<
     taskQueue: options.taskQueue,
     workflowsPath: workflowsPath(),
     dataConverter: options.dataConverter,
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 1000,
     activities: createActivities({
       clouds,
       notifier: options.notifier ?? notifierFromSettings(options.config.notify, log),
