@@ -1,4 +1,4 @@
-import { cancellationSignal, heartbeat } from '@temporalio/activity';
+import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { isOpenStackError, type OpenStackClient, type Server } from '../openstack/index.js';
 import type { WatchOutcome } from '../openstack/serverWatcher.js';
@@ -69,8 +69,12 @@ export function serverActivities(clouds: CloudRegistry, { deployment }: ServerAc
     const share = clouds.shareFor(input.workerName);
     const signal = cancellationSignal();
     const options = { signal };
-    const existing = await cloudCall(() => findOwnedServer(cloud, input, options));
-    if (existing) return { id: existing.id, name: existing.name, adopted: true };
+    // Only a retry can follow a create whose answer was lost: a first attempt has nothing to adopt
+    // (names are per run and launch), and skips a list call per server.
+    if (activityInfo().attempt > 1) {
+      const existing = await cloudCall(() => findOwnedServer(cloud, input, options));
+      if (existing) return { id: existing.id, name: existing.name, adopted: true };
+    }
 
     const flavor = await cloudCall(() => share.lookups.get(`flavor:${input.flavor}`, () => cloud.compute.getFlavor(input.flavor), signal));
     const blockDevices = input.blockDevices && (await cloudCall(() => withVolumeSizes(cloud, share, input.blockDevices!, options)));
