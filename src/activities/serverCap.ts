@@ -10,7 +10,7 @@ export interface ServerCapOptions {
   cloud: string;
   /** A count is reused this long; default 5 s. */
   recountMs?: number;
-  /** How long a create waits for room before it gives up as "no capacity"; default 60 s. */
+  /** How long a create waits for room before it gives up as "no capacity"; default 40 s. */
   maxWaitMs?: number;
   now?: () => number;
 }
@@ -34,7 +34,7 @@ export class ServerCap {
 
   constructor(private readonly options: ServerCapOptions) {
     this.recountMs = options.recountMs ?? 5000;
-    this.maxWaitMs = options.maxWaitMs ?? 60_000;
+    this.maxWaitMs = options.maxWaitMs ?? 40_000;
     this.now = options.now ?? Date.now;
   }
 

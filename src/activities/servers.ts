@@ -58,8 +58,12 @@ const GiB = 1024 ** 3;
 const CONSOLE_TAIL_LINES = 30;
 /** Heartbeats are local calls (the SDK sends them on at most every 80% of the heartbeat timeout): cheap at any number of waits. */
 const HEARTBEAT_EVERY_MS = 5000;
-/** A create waits this long at most for one of its cloud's `max_concurrent_creates` slots; the activity's own retries follow. */
-const CREATE_SLOT_WAIT_MS = 60_000;
+/**
+ * A create waits this long at most for one of its cloud's `max_concurrent_creates` slots; the
+ * activity's own retries follow. With the wait for room under `max_servers` it stays well inside
+ * the create activity's 2-minute start-to-close timeout.
+ */
+const CREATE_SLOT_WAIT_MS = 40_000;
 /** setTimeout's limit: a later boot deadline is as good as none for one activity attempt. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 

@@ -266,7 +266,8 @@ export class ServerWatcher {
         if (waiter.wanted === 'gone') this.deletes.record(this.now() - waiter.startedAt);
         this.finish(waiter, { kind: 'gone' });
       } else if (waiter.wanted === 'active' && (server.status === 'ACTIVE' || server.status === 'ERROR')) {
-        if (server.status === 'ACTIVE') this.boots.record(Date.parse(server.updated) - Date.parse(server.created));
+        // Only boots watched from their create teach the schedule: a server found long ACTIVE may have changed since.
+        if (server.status === 'ACTIVE' && waiter.anchor !== undefined) this.boots.record(Date.parse(server.updated) - Date.parse(server.created));
         this.finish(waiter, { kind: 'settled', server });
       }
     }
