@@ -10,6 +10,7 @@ import { ConfigError, parseConfig, type LoadedConfig } from '../src/config/load.
 import { DEFAULT_CLOUD_LIMITS } from '../src/config/limits.js';
 import { OpenStackError, RateLimiter } from '../src/openstack/index.js';
 import { startSimulator, type RecordedRequest, type Simulator } from '../src/simulator/index.js';
+import { startLifecycleRig } from './support/lifecycleRig.js';
 
 const IMAGE_ID = '8ac9d4a4-5e03-48b0-acde-77a0345a9ab1';
 
@@ -232,5 +233,34 @@ describe('cloud_limits configuration', () => {
     expect(() => config(1, { default: { max_servrs: 3 } })).toThrow(/max_servrs.*unknown key/);
     expect(() => config(1, { 'no-such-cloud': { max_servers: 3 } })).toThrow(ConfigError);
     expect(() => config(1, { 'no-such-cloud': { max_servers: 3 } })).toThrow(/"no-such-cloud" is no configured worker's cloud/);
+  });
+});
+
+describe('max_servers in whole lifecycles', () => {
+  it('holds the second lifecycle’s create until the first one’s server is gone, then boots it without a failed launch', async () => {
+    const rig = await startLifecycleRig([{ name: 'first' }, { name: 'second' }], { cloudLimits: { default: { max_servers: 1 } } });
+    try {
+      const [first, second] = [rig.nameOf('first'), rig.nameOf('second')];
+      const firstRun = await rig.client.substantiate(rig.config.workers.get(first)!.specFor());
+      await rig.client.waitForPhase(first, 'waiting-for-attach', { intervalMs: 50 });
+      const secondRun = await rig.client.substantiate(rig.config.workers.get(second)!.specFor());
+      await rig.client.waitForPhase(second, 'creating', { intervalMs: 50 });
+      // Held at the cap: the second lifecycle has no server while the first one has its own.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(rig.simulator.servers()).toHaveLength(1);
+      expect((await rig.client.status(second)).phase).toBe('creating');
+
+      await rig.client.release(first);
+      expect((await firstRun.result()).outcome).toBe('released');
+      await rig.client.waitForPhase(second, 'waiting-for-attach', { intervalMs: 50 });
+      await rig.client.release(second);
+      const result = await secondRun.result();
+      expect(result.outcome).toBe('released');
+      expect(result.status.launches).toBe(1);
+      expect(result.status.launchFailures ?? []).toEqual([]);
+      expect(rig.simulator.servers()).toEqual([]);
+    } finally {
+      await rig.stop();
+    }
   });
 });

@@ -392,7 +392,8 @@ export class ServerWatcher {
   /** Brings the next tick forward, but never closer than a quick tick to the last one. */
   private hurry(): void {
     const sleeping = this.sleeping;
-    if (!sleeping) return;
+    // While lists fail, the backoff stands: new waiters must not turn it into a quick tick.
+    if (!sleeping || this.failingSince !== undefined) return;
     const at = Math.max(this.now(), this.lastTickAt + this.options.fastTickMs);
     if (at >= sleeping.at) return;
     clearTimeout(sleeping.timer);
