@@ -119,7 +119,7 @@ export function serverActivities(clouds: CloudRegistry, { deployment }: ServerAc
       }
     } catch (error) {
       // Nova refused what a look-up gave (a flavor, image or network gone since): look again next time.
-      if (refused(error)) share.lookups.clear();
+      if ([400, 404].includes(statusOf(error) ?? 0)) share.lookups.clear();
       throw error;
     } finally {
       release();
@@ -204,11 +204,16 @@ async function whileHeartbeating<T>(status: () => string | undefined, wait: () =
   }
 }
 
-/** Nova answered, and said no: a retry of the same request cannot help, and nothing was made. */
+/** Nova answered, and said no: nothing was made. */
 function refused(error: unknown): boolean {
-  const cause = error instanceof ApplicationFailure ? (error.details?.[0] as { status?: number } | undefined) : undefined;
-  const status = isOpenStackError(error) ? error.status : cause?.status;
+  const status = statusOf(error);
   return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
+}
+
+/** The HTTP status of a failed cloud call, as `cloudCall` recorded it. */
+function statusOf(error: unknown): number | undefined {
+  if (isOpenStackError(error)) return error.status;
+  return error instanceof ApplicationFailure ? (error.details?.[0] as { status?: number } | undefined)?.status : undefined;
 }
 
 /** A create whose response was lost still left a server: find it by its name and owner. */
