@@ -99,6 +99,29 @@ describe('ServerWatcher', () => {
     expect(Math.max(...lags)).toBeLessThan(2000);
   });
 
+  it("follows Nova's clock, not the worker's: a worker clock an hour behind still sees every boot", async () => {
+    const skewMs = -3_600_000;
+    const workerClock = () => Date.now() + skewMs;
+    const watch = watcher({ now: workerClock });
+    const servers = await Promise.all(
+      Array.from({ length: 5 }, async (_, i) => {
+        const sentAt = workerClock();
+        return { sentAt, id: (await client.compute.createServer(serverBody(`skewed-${i}`))).id };
+      }),
+    );
+    sim.clearRequests();
+    const outcomes = await Promise.all(servers.map(({ id, sentAt }) => watch.watch(id, 'active', { since: sentAt })));
+    expect(outcomes.map((outcome) => outcome.kind)).toEqual(Array(5).fill('settled'));
+    const since = sim
+      .requests()
+      .filter(isStatusCall)
+      .map((request) => request.query['changes-since'])
+      .filter((value): value is string => typeof value === 'string');
+    expect(since.length).toBeGreaterThan(0);
+    // Within seconds of the simulator's own time, not an hour away as the worker's clock would put it.
+    for (const value of since) expect(Math.abs(Date.parse(value) - Date.now())).toBeLessThan(15_000);
+  });
+
   it('stops polling once no one waits', async () => {
     const watch = watcher();
     const { id, sentAt } = await create('stops');

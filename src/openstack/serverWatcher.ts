@@ -147,7 +147,7 @@ export class ServerWatcher {
   /** Resolves once the server is settled (ACTIVE or ERROR) or gone for `active`, once it is gone for `gone`. */
   watch(serverId: string, wanted: Wanted, { signal, since }: WatchOptions = {}): Promise<WatchOutcome> {
     if (this.closed) return Promise.reject(new Error('the server watcher is closed'));
-    signal?.throwIfAborted();
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const anchor = since ?? this.sent.get(serverId);
     const registeredAt = this.now();
     return new Promise<WatchOutcome>((resolve, reject) => {
