@@ -8,7 +8,7 @@ import { createActivities } from '../src/activities/index.js';
 import type { CreateServerInput } from '../src/activities/servers.js';
 import { ConfigError, parseConfig, type LoadedConfig } from '../src/config/load.js';
 import { DEFAULT_CLOUD_LIMITS } from '../src/config/limits.js';
-import { OpenStackError, RateLimiter } from '../src/openstack/index.js';
+import { OpenStackError, RateLimiter, Semaphore } from '../src/openstack/index.js';
 import { startSimulator, type RecordedRequest, type Simulator } from '../src/simulator/index.js';
 import { startLifecycleRig } from './support/lifecycleRig.js';
 
@@ -154,6 +154,26 @@ describe('max_concurrent_creates', () => {
   });
 });
 
+describe('Semaphore', () => {
+  it('queues in order, and a wait ends at its bound or its signal without taking a slot', async () => {
+    const slots = new Semaphore(1);
+    const release = await slots.acquire(1000, () => new Error('timed out'));
+    const order: string[] = [];
+    const second = slots.acquire(5000, () => new Error('timed out')).then((done) => (order.push('second'), done));
+    await expect(slots.acquire(100, () => new Error('no slot within 100 ms'))).rejects.toThrow('no slot within 100 ms');
+    const controller = new AbortController();
+    const aborted = slots.acquire(5000, () => new Error('timed out'), controller.signal);
+    controller.abort(new Error('cancelled'));
+    await expect(aborted).rejects.toThrow('cancelled');
+    expect(slots.inUse).toBe(1);
+    release();
+    (await second)();
+    expect(order).toEqual(['second']);
+    expect(slots.inUse).toBe(0);
+    expect(() => new Semaphore(0)).toThrow('a semaphore needs a size of at least 1');
+  });
+});
+
 describe('max_servers', () => {
   it('refuses a create over the cap as no capacity (the type a full quota has), and lets it go once a server is deleted', async () => {
     const { activities } = setup(1, { default: { max_servers: 2 } }, { serverCap: { recountMs: 200, maxWaitMs: 1000 } });
@@ -199,6 +219,13 @@ describe('cached look-ups', () => {
     await run(activities.resolveImage, { workerName: 'w0', image: IMAGE_ID });
     await run(activities.createServer, createInput());
     expect(calls(sim.requests(), 'GET', /\/flavors\/1$/)).toHaveLength(1);
+    expect(calls(sim.requests(), 'GET', new RegExp(`/images/${IMAGE_ID}$`))).toHaveLength(1);
+  });
+
+  it('shares one look-up between concurrent misses', async () => {
+    const { activities } = setup(10);
+    sim.clearRequests();
+    await Promise.all(Array.from({ length: 50 }, (_, i) => run(activities.resolveImage, { workerName: `w${i % 10}`, image: IMAGE_ID })));
     expect(calls(sim.requests(), 'GET', new RegExp(`/images/${IMAGE_ID}$`))).toHaveLength(1);
   });
 
