@@ -1,5 +1,8 @@
 // Gentle with the cloud: one token per cloud and scope, a request budget, a create limit, a server
 // cap and cached look-ups, all through the real activities against the simulator over HTTP.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -260,6 +263,26 @@ describe('cloud_limits configuration', () => {
     expect(() => config(1, { default: { max_servrs: 3 } })).toThrow(/max_servrs.*unknown key/);
     expect(() => config(1, { 'no-such-cloud': { max_servers: 3 } })).toThrow(ConfigError);
     expect(() => config(1, { 'no-such-cloud': { max_servers: 3 } })).toThrow(/"no-such-cloud" is no configured worker's cloud/);
+  });
+
+  it('finds a clouds.yaml cloud by its name, and refuses two names of one cloud that disagree', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cloud-limits-'));
+    const cloudsFile = join(dir, 'clouds.yaml');
+    writeFileSync(cloudsFile, `clouds:\n  lab:\n    auth:\n      auth_url: ${sim.authUrlV3}\n      username: demo\n      password: demo\n      project_name: demo\n`);
+    const env = { OS_CLIENT_CONFIG_FILE: cloudsFile };
+    const byName = { name: 'by-name', flavor: 1, image: IMAGE_ID, cloud: 'lab' };
+    const byUrl = { name: 'by-url', flavor: 1, image: IMAGE_ID, os_username: 'demo', os_password: 'demo', os_tenant_name: 'demo', os_auth_url: sim.authUrlV3 };
+    try {
+      const one = parseConfig({ workers: [byName], cloud_limits: { lab: { max_servers: 3 } } }, 'clouds.yaml test', env);
+      expect(one.workers.get('by-name')!.limits.maxServers).toBe(3);
+      expect(() => parseConfig({ workers: [byName, byUrl], cloud_limits: { lab: { max_servers: 3 } } }, 'clouds.yaml test', env)).toThrow(
+        /workers "by-name" and "by-url" use the same cloud .* but get different limits/,
+      );
+      const agreeing = parseConfig({ workers: [byName, byUrl], cloud_limits: { lab: { max_servers: 3 }, [`${sim.authUrlV3}#demo`]: { max_servers: 3 } } }, 'clouds.yaml test', env);
+      expect(agreeing.workers.get('by-url')!.limits.maxServers).toBe(3);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
