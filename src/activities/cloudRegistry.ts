@@ -14,7 +14,7 @@ import { OWNER_KEYS } from './ownerKeys.js';
 export interface CloudRegistryOptions {
   /** Per-request timeout for every OpenStack call. */
   timeoutMs?: number;
-  /** The quick tick of the shared status poller (see ServerWatcher); default 250 ms. */
+  /** The quick tick of the shared status poller (see ServerWatcher); default 200 ms. */
   pollIntervalMs?: number;
   /** Further tuning of the shared status poller, for tests. */
   watcher?: Omit<WatcherOptions, 'fastTickMs' | 'log'>;

@@ -16,7 +16,7 @@ export interface ServerSource {
 }
 
 export interface WatcherOptions {
-  /** The quick tick, while some wait is expected to end soon; default 250 ms. */
+  /** The quick tick, while some wait is expected to end soon; default 200 ms. */
   fastTickMs?: number;
   /** The slow tick, while none is; default 3 s. */
   slowTickMs?: number;
@@ -109,7 +109,7 @@ export class ServerWatcher {
     options: WatcherOptions = {},
   ) {
     this.options = {
-      fastTickMs: options.fastTickMs ?? 250,
+      fastTickMs: options.fastTickMs ?? 200,
       slowTickMs: options.slowTickMs ?? 3000,
       resyncMs: options.resyncMs ?? 30_000,
       marginMs: options.marginMs ?? 5000,

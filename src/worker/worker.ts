@@ -15,7 +15,7 @@ export interface LatentWorkerOptions {
   taskQueue: string;
   config: LoadedConfig;
   notifier?: MissingNotifier;
-  /** The quick tick of each cloud's shared status poller (see ServerWatcher); default 250 ms. */
+  /** The quick tick of each cloud's shared status poller (see ServerWatcher); default 200 ms. */
   pollIntervalMs?: number;
   /** Per-request timeout for OpenStack calls. */
   httpTimeoutMs?: number;
