@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { OWNER_KEYS } from '../src/activities/servers.js';
+import { OWNER_KEYS } from '../src/activities/ownerKeys.js';
 import { buildServerRequest } from '../src/activities/serverRequest.js';
 import type { ResolvedWorker } from '../src/config/load.js';
 import { OpenStackClient } from '../src/openstack/index.js';

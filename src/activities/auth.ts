@@ -22,9 +22,11 @@ export interface AuthenticateResult {
 export function authenticateActivity(clouds: CloudRegistry) {
   return async function authenticate({ workerName }: AuthenticateInput): Promise<AuthenticateResult> {
     const client = clouds.forWorker(workerName);
-    const options = { signal: cancellationSignal() };
-    const session = await cloudCall(() => client.authenticate(options));
-    const compute = await cloudCall(() => client.compute.negotiateMicroversion(options));
+    const signal = cancellationSignal();
+    const session = await cloudCall(() => client.authenticate({ signal }));
+    // One version check per cloud and client_version, not one per worker definition.
+    const version = `compute-version:${client.compute.microversion ?? 'base'}`;
+    const compute = await cloudCall(() => clouds.shareFor(workerName).lookups.get(version, () => client.compute.negotiateMicroversion(), signal));
     return { projectId: session.projectId, expiresAt: session.expiresAt.toISOString(), computeMicroversion: compute.effective };
   };
 }

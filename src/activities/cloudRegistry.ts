@@ -1,23 +1,52 @@
 import { log } from '@temporalio/activity';
-import { OpenStackClient, TokenCache } from '../openstack/index.js';
-import type { LoadedConfig } from '../config/load.js';
-import { workerOrThrow } from '../config/load.js';
+import { Runtime } from '@temporalio/worker';
+import { HttpClient, httpOptionsFor, OpenStackClient, RateLimiter, Semaphore, TokenCache, tokenCacheKey } from '../openstack/index.js';
+import { ServerWatcher, type WatcherOptions } from '../openstack/serverWatcher.js';
+import type { CloudLimits } from '../config/limits.js';
+import type { LoadedConfig, ResolvedWorker } from '../config/load.js';
+import { cloudScopeOf, workerOrThrow } from '../config/load.js';
 import { cloudLabel } from '../config/credentials.js';
 import type { ImageFunction } from '../config/serverOptions.js';
+import { LookupCache } from './lookupCache.js';
+import { ServerCap, type ServerCapOptions } from './serverCap.js';
+import { OWNER_KEYS } from './ownerKeys.js';
 
 export interface CloudRegistryOptions {
   /** Per-request timeout for every OpenStack call. */
   timeoutMs?: number;
+  /** The quick tick of the shared status poller (see ServerWatcher); default 200 ms. */
+  pollIntervalMs?: number;
+  /** Further tuning of the shared status poller, for tests. */
+  watcher?: Omit<WatcherOptions, 'fastTickMs' | 'log'>;
+  /** How often `max_servers` recounts and how long a create waits for room, for tests. */
+  serverCap?: Pick<ServerCapOptions, 'recountMs' | 'maxWaitMs'>;
+}
+
+/** What the lifecycles of one cloud (auth URL, project, region) share in this process. */
+export interface CloudShare {
+  name: string;
+  limits: CloudLimits;
+  rateLimiter: RateLimiter;
+  /** `max_concurrent_creates`. */
+  createSlots: Semaphore;
+  /** Flavors, images, networks, the compute version. */
+  lookups: LookupCache;
+  /** `max_servers`, when set. */
+  cap: ServerCap | undefined;
 }
 
 /**
- * The worker process's view of the clouds: one client per worker definition, all sharing one
- * token cache, so every lifecycle on the same cloud and project uses one Keystone token.
- * Credentials live here and nowhere else.
+ * The worker process's view of the clouds: one client per worker definition, and per cloud one
+ * connection pool, request budget, create limit, look-up cache and status poller, shared by
+ * every lifecycle there; one token cache for all, so every lifecycle on the same cloud and
+ * project uses one Keystone token. Credentials live here and nowhere else.
  */
 export class CloudRegistry {
   private readonly tokens = new TokenCache();
   private readonly clients = new Map<string, OpenStackClient>();
+  private readonly shares = new Map<string, CloudShare>();
+  private readonly pools = new Map<string, HttpClient>();
+  private readonly watchers = new Map<string, ServerWatcher>();
 
   constructor(
     private readonly config: LoadedConfig,
@@ -27,17 +56,58 @@ export class CloudRegistry {
   forWorker(workerName: string): OpenStackClient {
     let client = this.clients.get(workerName);
     if (!client) {
-      const { credentials, definition } = workerOrThrow(this.config, workerName);
-      client = new OpenStackClient(credentials, {
+      const worker = workerOrThrow(this.config, workerName);
+      client = new OpenStackClient(worker.credentials, {
         tokenCache: this.tokens,
-        timeoutMs: this.options.timeoutMs,
-        clientVersion: definition.client_version,
+        clientVersion: worker.definition.client_version,
+        http: this.poolFor(worker),
       });
       // Said once per worker definition, not once per lifecycle: client_version 1.1, unverified TLS.
       for (const warning of client.warnings) log.warn(`worker "${workerName}": ${warning}`);
       this.clients.set(workerName, client);
     }
     return client;
+  }
+
+  /** The limits, caches and gates of the worker's cloud. */
+  shareFor(workerName: string): CloudShare {
+    const worker = workerOrThrow(this.config, workerName);
+    const name = cloudScopeOf(worker.credentials);
+    let share = this.shares.get(name);
+    if (!share) {
+      const { limits } = worker;
+      share = {
+        name,
+        limits,
+        rateLimiter: new RateLimiter(limits.requestsPerSecond),
+        createSlots: new Semaphore(limits.maxConcurrentCreates),
+        lookups: new LookupCache(limits.lookupCacheSeconds * 1000),
+        cap: limits.maxServers === undefined ? undefined : this.capFor(workerName, name, limits.maxServers),
+      };
+      this.shares.set(name, share);
+    }
+    return share;
+  }
+
+  /**
+   * The status poller of the worker's cloud and project, as its token sees them: one per token
+   * (cloud, user, scope) and region, so that it reads with credentials that work for the worker.
+   */
+  watcherFor(workerName: string): ServerWatcher {
+    const { credentials } = workerOrThrow(this.config, workerName);
+    const key = `${tokenCacheKey(credentials)} region:${credentials.regionName ?? ''} interface:${credentials.interface ?? 'public'}`;
+    let watcher = this.watchers.get(key);
+    if (!watcher) {
+      const cloud = cloudLabel(credentials);
+      watcher = new ServerWatcher(this.forWorker(workerName).compute, {
+        ...this.options.watcher,
+        fastTickMs: this.options.pollIntervalMs,
+        // Not the activity logger: the poller outlives the activity that started it.
+        log: (message) => Runtime.instance().logger.warn(`${cloud}: ${message}`),
+      });
+      this.watchers.set(key, watcher);
+    }
+    return watcher;
   }
 
   /** The worker's image function (the seed's callable), which stays in this process. */
@@ -59,14 +129,44 @@ export class CloudRegistry {
   distinctClouds(): { cloud: string; workerName: string }[] {
     const byCloud = new Map<string, string>();
     for (const [workerName, { credentials }] of this.config.workers) {
-      const cloud = cloudLabel(credentials) + (credentials.regionName ? ` (region ${credentials.regionName})` : '');
+      const cloud = cloudScopeOf(credentials);
       if (!byCloud.has(cloud)) byCloud.set(cloud, workerName);
     }
     return [...byCloud].map(([cloud, workerName]) => ({ cloud, workerName }));
   }
 
   async close(): Promise<void> {
+    for (const watcher of this.watchers.values()) watcher.close();
+    this.watchers.clear();
     await Promise.all([...this.clients.values()].map((client) => client.close()));
     this.clients.clear();
+    await Promise.all([...this.pools.values()].map((pool) => pool.close()));
+    this.pools.clear();
+  }
+
+  /** One keep-alive pool per cloud and TLS setting, behind the cloud's request budget. */
+  private poolFor(worker: ResolvedWorker): HttpClient {
+    const { credentials } = worker;
+    const share = this.shareFor(worker.definition.name);
+    const key = JSON.stringify([share.name, credentials.cacert, credentials.insecure, credentials.apiTimeoutMs]);
+    let pool = this.pools.get(key);
+    if (!pool) {
+      pool = new HttpClient({ ...httpOptionsFor(credentials, { timeoutMs: this.options.timeoutMs }), rateLimiter: share.rateLimiter });
+      this.pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  private capFor(workerName: string, cloud: string, maxServers: number): ServerCap {
+    const deployment = this.config.deployment;
+    return new ServerCap({
+      ...this.options.serverCap,
+      maxServers,
+      cloud,
+      count: async () => {
+        const servers = await this.forWorker(workerName).compute.listServers();
+        return servers.filter((server) => server.metadata?.[OWNER_KEYS.deployment] === deployment && server.status !== 'DELETED').length;
+      },
+    });
   }
 }

@@ -4,6 +4,7 @@ import { isUuid, type ImageFunction } from '../config/serverOptions.js';
 import type { CallOptions, Image, ImageApi } from '../openstack/index.js';
 import type { ImageSelector, ImageSpec } from '../workflows/types.js';
 import type { CloudRegistry } from './cloudRegistry.js';
+import type { LookupCache } from './lookupCache.js';
 import { cloudCall } from './failures.js';
 
 export interface ResolveImageInput {
@@ -19,14 +20,31 @@ export interface ResolvedImage {
   minDiskGiB?: number;
 }
 
+/** The Glance reads that resolving an image needs. */
+export type ImageReads = Pick<ImageApi, 'getImage' | 'findImagesByName' | 'listImages'>;
+
 export function resolveImageActivity(clouds: CloudRegistry) {
   return async function resolveImage({ workerName, image }: ResolveImageInput): Promise<ResolvedImage> {
-    return findImage(clouds.forWorker(workerName).image, image, () => clouds.imageFunctionFor(workerName), { signal: cancellationSignal() });
+    const glance = cachedReads(clouds.forWorker(workerName).image, clouds.shareFor(workerName).lookups);
+    return findImage(glance, image, () => clouds.imageFunctionFor(workerName), { signal: cancellationSignal() });
+  };
+}
+
+/**
+ * Glance's answers from the cloud's look-up cache: a thousand lifecycles of one definition list
+ * the images once. The image function still runs every time, on the cached list.
+ */
+function cachedReads(glance: ImageApi, lookups: LookupCache): ImageReads {
+  return {
+    getImage: async (id, options) => structuredClone(await lookups.get(`image:${id}`, () => glance.getImage(id), options?.signal)),
+    findImagesByName: async (name, options) => structuredClone(await lookups.get(`images-named:${name}`, () => glance.findImagesByName(name), options?.signal)),
+    // The image function gets its own copy: what it does to the list must not change the cached one.
+    listImages: async (filters, options) => structuredClone(await lookups.get(`images:${JSON.stringify(filters ?? {})}`, () => glance.listImages(filters), options?.signal)),
   };
 }
 
 /** The image a spec names, as a launch would boot it; also what `latent-worker validate --connect` checks. */
-export async function findImage(glance: ImageApi, image: ImageSpec, imageFunction: () => ImageFunction, options: CallOptions): Promise<ResolvedImage> {
+export async function findImage(glance: ImageReads, image: ImageSpec, imageFunction: () => ImageFunction, options: CallOptions): Promise<ResolvedImage> {
   if (typeof image === 'string' && isUuid(image)) {
     const found = await cloudCall(() => glance.getImage(image, options));
     if (!found) throw ApplicationFailure.nonRetryable(`image ${image} does not exist or is not visible to this project`, 'ImageNotFound');

@@ -9,18 +9,16 @@ import { serverActivities } from './servers.js';
 export interface ActivityDeps {
   clouds: CloudRegistry;
   notifier?: MissingNotifier;
-  /** How often a booting or deleting server is polled; default 1 s. */
-  pollIntervalMs?: number;
   /** The config's deployment id, written on every server and the only servers the reaper judges. */
   deployment: string;
 }
 
 /** Every side effect of a lifecycle or of the reaper, built from the worker process's own dependencies. */
-export function createActivities({ clouds, notifier = logNotifier, pollIntervalMs = 1000, deployment }: ActivityDeps) {
+export function createActivities({ clouds, notifier = logNotifier, deployment }: ActivityDeps) {
   return {
     authenticate: authenticateActivity(clouds),
     resolveImage: resolveImageActivity(clouds),
-    ...serverActivities(clouds, { pollIntervalMs, deployment }),
+    ...serverActivities(clouds, { deployment }),
     ...reportActivities(clouds, notifier),
     ...reaperActivities(clouds, { deployment }),
   };

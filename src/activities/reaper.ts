@@ -2,7 +2,7 @@ import { cancellationSignal, getClient } from '@temporalio/activity';
 import { isGrpcServiceError, ServiceError, WorkflowNotFoundError, type WorkflowExecutionStatusName } from '@temporalio/client';
 import type { CloudRegistry } from './cloudRegistry.js';
 import { cloudCall } from './failures.js';
-import { OWNER_KEYS } from './servers.js';
+import { OWNER_KEYS } from './ownerKeys.js';
 
 /** A cloud to scan, and the configured worker whose client scans it. */
 export interface ReaperCloud {

@@ -11,6 +11,7 @@ import { resolveNotifySettings, type NotifySettings } from './notify.js';
 import { renderProperties } from './render.js';
 import { configFileSchema, deploymentSchema, workerDefinitionSchema, type ReaperSettings, type WorkerDefinition } from './schema.js';
 import type { ImageFunction } from './serverOptions.js';
+import { checkCloudNames, limitsFor, type CloudLimits, type CloudNames } from './limits.js';
 
 export { ConfigError } from './credentials.js';
 
@@ -28,6 +29,8 @@ export interface ResolvedWorker {
   credentials: CloudCredentials;
   /** Set when `image` is a function: the worker process calls it, workflows only know it exists. */
   imageFunction?: ImageFunction;
+  /** How gently this worker's cloud is treated; the same for every worker of that cloud. */
+  limits: CloudLimits;
   /** The workflow input for one substantiation: the definition rendered with its build properties. */
   specFor(properties?: Record<string, string>): WorkerSpec;
 }
@@ -90,14 +93,31 @@ export function parseConfig(raw: unknown, source: string, env: Env = process.env
   }
   const notify = withSource(source, () => resolveNotifySettings(parsed.data.notify, env));
   const workers = new Map<string, ResolvedWorker>();
+  const cloudNames: CloudNames[] = [];
+  const limitsByScope = new Map<string, { worker: string; limits: CloudLimits }>();
   for (const definition of parsed.data.workers) {
     if (workers.has(definition.name)) throw new ConfigError(`${source}: worker "${definition.name}" is defined twice`);
     const credentials = resolveCredentials(definition, env);
     const imageFunction = typeof definition.image === 'function' ? definition.image : undefined;
     const specFor = (properties: Record<string, string> = {}): WorkerSpec => toSpec(render(definition, properties, source), credentials);
-    workers.set(definition.name, { definition, credentials, imageFunction, specFor });
+    const names: CloudNames = { label: cloudLabel(credentials), cloudName: definition.cloud ?? (env.OS_CLOUD || undefined) };
+    cloudNames.push(names);
+    const limits = limitsFor(parsed.data.cloud_limits, names);
+    const scope = cloudScopeOf(credentials);
+    const other = limitsByScope.get(scope);
+    if (other && JSON.stringify(other.limits) !== JSON.stringify(limits)) {
+      throw new ConfigError(`${source}: cloud_limits: workers "${other.worker}" and "${definition.name}" use the same cloud (${scope}) but get different limits; set them on one name of that cloud`);
+    }
+    limitsByScope.set(scope, { worker: definition.name, limits });
+    workers.set(definition.name, { definition, credentials, imageFunction, limits, specFor });
   }
+  withSource(source, () => checkCloudNames(parsed.data.cloud_limits, cloudNames));
   return { source, workers, notify, deployment: withSource(source, () => deploymentFrom(parsed.data.deployment, env)), reaper: parsed.data.reaper };
+}
+
+/** What shares a request budget, a create limit and look-ups: one auth URL, project and region. */
+export function cloudScopeOf(credentials: CloudCredentials): string {
+  return cloudLabel(credentials) + (credentials.regionName ? ` (region ${credentials.regionName})` : '');
 }
 
 function deploymentFrom(configured: string, env: Env): string {
@@ -173,7 +193,7 @@ function describeIssues(error: z.ZodError, raw: unknown): string {
         const field = issue.code === 'unrecognized_keys' ? [...rest, issue.keys.join(', ')].join('.') : rest.join('.');
         where = field ? `${worker}: ${field}` : worker;
       }
-      if (issue.code === 'unrecognized_keys' && top === undefined) where = issue.keys.join(', ');
+      if (issue.code === 'unrecognized_keys' && top !== 'workers') where = [...issue.path, issue.keys.join(', ')].join('.');
       const message = issue.code === 'unrecognized_keys' ? 'unknown key (check the spelling against the README)' : issue.message;
       return `  - ${where || '(top level)'}: ${message}`;
     })

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { blockDeviceSchema, imageSchema, metaSchema, novaArgsSchema } from './serverOptions.js';
 import { osAuthArgsSchema } from './authArgs.js';
+import { cloudLimitsSchema } from './limits.js';
 
 // Worker definitions use the argument names of Buildbot's OpenStackLatentWorker, so a Buildbot
 // user's `worker.OpenStackLatentWorker('bot2', 'sekrit', flavor=1, image=..., os_username=...)`
@@ -76,6 +77,8 @@ export const configFileSchema = z.strictObject({
     .min(1, 'define at least one worker'),
   deployment: deploymentSchema.default('default'),
   reaper: reaperSchema.default({ intervalSeconds: 300, graceSeconds: 600 }),
+  // Per-cloud request rate, concurrent creates, server cap and look-up cache (src/config/limits.ts).
+  cloud_limits: cloudLimitsSchema.default({}),
   // Checked by resolveNotifySettings, which layers LATENT_WORKER_SMTP_* / _WEBHOOK_* over it first.
   notify: z.unknown().optional(),
 }, { error: (issue) => (issue.code === 'invalid_type' ? 'the file must hold a mapping with a "workers:" list' : undefined) });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { BlockStorageApi } from './cinder.js';
 import type { CloudCredentials } from './credentials.js';
 import { ImageApi } from './glance.js';
-import { HttpClient } from './http.js';
+import { HttpClient, type HttpOptions } from './http.js';
 import { Authenticator, type CallOptions, type Session } from './keystone.js';
 import { parseClientVersion } from './microversion.js';
 import { NetworkApi } from './neutron.js';
@@ -20,6 +20,11 @@ export interface ClientOptions {
   /** Buildbot's `client_version` ('1.1', '2' or '2.N'), instead of `microversion`. */
   clientVersion?: string;
   userAgent?: string;
+  /**
+   * One connection pool (and request budget) shared by the clients of one cloud; the caller owns
+   * it and closes it. Default: a pool of the client's own, built from the credentials' TLS settings.
+   */
+  http?: HttpClient;
 }
 
 /** One cloud, as one set of credentials sees it. Close it to release its connections. */
@@ -31,6 +36,7 @@ export class OpenStackClient {
   /** Settings an operator should change (deprecated client_version, TLS verification off), for the caller to log. */
   readonly warnings: readonly string[];
   private readonly http: HttpClient;
+  private readonly ownsHttp: boolean;
   private readonly auth: Authenticator;
 
   /** Throws a RangeError for unusable settings (auth URL, credentials, microversion, timeout, CA file) before any request. */
@@ -42,12 +48,8 @@ export class OpenStackClient {
     const warnings = [clientVersion?.warning, credentials.insecure ? insecureWarning(credentials.authUrl) : undefined];
     this.warnings = warnings.filter((warning) => warning !== undefined);
 
-    this.http = new HttpClient({
-      timeoutMs: credentials.apiTimeoutMs ?? options.timeoutMs,
-      userAgent: options.userAgent,
-      ca: credentials.cacert === undefined ? undefined : readCaBundle(credentials.cacert),
-      insecure: credentials.insecure,
-    });
+    this.ownsHttp = options.http === undefined;
+    this.http = options.http ?? new HttpClient(httpOptionsFor(credentials, options));
     this.auth = new Authenticator(this.http, credentials, options.tokenCache ?? new TokenCache());
     const endpointQuery = { interface: credentials.interface ?? 'public', region: credentials.regionName };
     const connect = (service: ServiceConnection['service']) => new ServiceConnection(this.http, this.auth, service, service, endpointQuery);
@@ -64,8 +66,18 @@ export class OpenStackClient {
   }
 
   close(): Promise<void> {
-    return this.http.close();
+    return this.ownsHttp ? this.http.close() : Promise.resolve();
   }
+}
+
+/** The HTTP settings a cloud's credentials ask for (timeout, CA bundle, TLS verification). */
+export function httpOptionsFor(credentials: CloudCredentials, options: Pick<ClientOptions, 'timeoutMs' | 'userAgent'> = {}): HttpOptions {
+  return {
+    timeoutMs: credentials.apiTimeoutMs ?? options.timeoutMs,
+    userAgent: options.userAgent,
+    ca: credentials.cacert === undefined ? undefined : readCaBundle(credentials.cacert),
+    insecure: credentials.insecure,
+  };
 }
 
 function readCaBundle(path: string): string {

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Agent, request } from 'undici';
 import { httpError, OpenStackError, redact, requestIdOf, type OpenStackService } from './errors.js';
+import type { RateLimiter } from './rateLimiter.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -15,6 +16,8 @@ export interface HttpOptions {
   ca?: string;
   /** Accept any TLS certificate (clouds.yaml `verify: false`): anyone on the path can read the tokens. */
   insecure?: boolean;
+  /** The cloud's request budget, shared by every client of that cloud; none by default. */
+  rateLimiter?: RateLimiter;
 }
 
 export type QueryValue = string | number | boolean | readonly string[] | undefined;
@@ -63,6 +66,7 @@ export class HttpClient {
   readonly timeoutMs: number;
   private readonly userAgent: string;
   private readonly agent: Agent;
+  private readonly rateLimiter: RateLimiter | undefined;
 
   constructor(options: HttpOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -70,6 +74,7 @@ export class HttpClient {
       throw new RangeError(`timeoutMs must be a positive number of milliseconds, got ${String(options.timeoutMs)}`);
     }
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
+    this.rateLimiter = options.rateLimiter;
     this.agent = new Agent({
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
@@ -83,6 +88,8 @@ export class HttpClient {
 
   /** Resolves for 2xx answers; anything else rejects with an OpenStackError (or the caller's abort reason). */
   async request(req: HttpRequest): Promise<HttpResponse> {
+    // The turn is waited for before the call's own deadline starts; the wait is bounded by the same timeout.
+    await this.rateLimiter?.acquire({ service: req.service, operation: req.operation }, this.timeoutMs, req.signal);
     const url = withQuery(req.url, req.query);
     const secrets = req.secrets ?? [];
     const context = { service: req.service, operation: req.operation, method: req.method, url, secrets };

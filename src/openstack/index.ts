@@ -1,4 +1,4 @@
-export { OpenStackClient, type ClientOptions } from './client.js';
+export { httpOptionsFor, OpenStackClient, type ClientOptions } from './client.js';
 export {
   endpointFor,
   type Catalog,
@@ -37,7 +37,9 @@ export {
   type ImageStatus,
   type ImageVisibility,
 } from './glance.js';
-export { DEFAULT_TIMEOUT_MS, DEFAULT_USER_AGENT } from './http.js';
+export { DEFAULT_TIMEOUT_MS, DEFAULT_USER_AGENT, HttpClient, type HttpOptions } from './http.js';
+export { RateLimiter } from './rateLimiter.js';
+export { Semaphore } from './semaphore.js';
 export { Session, type CallOptions, type SessionSummary } from './keystone.js';
 export {
   checkMicroversion,

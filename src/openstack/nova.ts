@@ -1,4 +1,4 @@
-import { isOpenStackError, isRecord, OpenStackError } from './errors.js';
+import { header, isOpenStackError, isRecord, OpenStackError } from './errors.js';
 import type { HttpResponse, Query } from './http.js';
 import type { CallOptions, Session } from './keystone.js';
 import { checkMicroversion, compareMicroversions, requireMicroversion } from './microversion.js';
@@ -86,6 +86,22 @@ export class ComputeApi {
     };
     const pages = await this.allPages('listServers', '/servers/detail', 'servers', query, filters.marker, options);
     return pages.flatMap((page) => page.items.map((item) => serverOf('listServers', page.response, item)));
+  }
+
+  /**
+   * Every server of the project (deleted ones too, as `DELETED`, when `changesSince` is given:
+   * Nova lists a server whose `updated` is at or after that time), with the cloud's own clock
+   * reading when the list was taken: the first page's `Date` header, so that the next
+   * `changes-since` is set by Nova's clock, never by ours.
+   */
+  async listServerChanges(changesSince: Date | undefined, options: CallOptions = {}): Promise<{ servers: Server[]; listedAt: Date | undefined }> {
+    const query: Query = { 'changes-since': changesSince && novaTime(changesSince) };
+    const pages = await this.allPages('listServerChanges', '/servers/detail', 'servers', query, undefined, options);
+    const date = Date.parse(header(pages[0]!.response.headers, 'date') ?? '');
+    return {
+      servers: pages.flatMap((page) => page.items.map((item) => serverOf('listServerChanges', page.response, item))),
+      listedAt: Number.isNaN(date) ? undefined : new Date(date),
+    };
   }
 
   /** 404 counts as success: whoever deleted it, the server is gone. */
@@ -284,6 +300,11 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 /** Nova decodes `user_data` as base64 and refuses anything else with a 400. */
 export function asBase64(userData: string): string {
   return BASE64.test(userData) ? userData : Buffer.from(userData, 'utf8').toString('base64');
+}
+
+/** Whole seconds, as Nova stores them: `2026-11-29T21:46:50Z`. */
+function novaTime(time: Date): string {
+  return time.toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
 function nextMarker(links: unknown): string | undefined {

@@ -1,3 +1,4 @@
+import { abortable } from './abortable.js';
 import type { Session } from './keystone.js';
 
 export interface TokenCacheOptions {
@@ -73,22 +74,4 @@ export class TokenCache {
     const margin = Math.min(this.refreshMarginMs, (expiresAt - obtainedAt) / 2);
     return this.now() < expiresAt - margin;
   }
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

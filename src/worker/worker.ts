@@ -17,6 +17,7 @@ export interface LatentWorkerOptions {
   taskQueue: string;
   config: LoadedConfig;
   notifier?: MissingNotifier;
+  /** The quick tick of each cloud's shared status poller (see ServerWatcher); default 200 ms. */
   pollIntervalMs?: number;
   /** Per-request timeout for OpenStack calls. */
   httpTimeoutMs?: number;
@@ -35,7 +36,7 @@ export interface LatentWorker {
 
 /** The worker process: the lifecycle workflow plus activities wired to the configured clouds. */
 export async function createLatentWorker(options: LatentWorkerOptions): Promise<LatentWorker> {
-  const clouds = new CloudRegistry(options.config, { timeoutMs: options.httpTimeoutMs });
+  const clouds = new CloudRegistry(options.config, { timeoutMs: options.httpTimeoutMs, pollIntervalMs: options.pollIntervalMs });
   const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -46,7 +47,6 @@ export async function createLatentWorker(options: LatentWorkerOptions): Promise<
     activities: createActivities({
       clouds,
       notifier: options.notifier ?? notifierFromSettings(options.config.notify, log),
-      pollIntervalMs: options.pollIntervalMs,
       deployment: options.config.deployment,
     }),
   });

@@ -135,6 +135,34 @@ describe('server lifecycle', () => {
     expect((await deleteUntilGone(id)).status).toBe(404);
   });
 
+  it("lists a booted server as ACTIVE and a deleted one as DELETED with changes-since, on the API's own clock", async () => {
+    // What the worker's shared status poller relies on (src/openstack/serverWatcher.ts), asked the
+    // way it asks: the base API, changes-since in whole seconds taken from a list's Date header.
+    const before = await call('GET', `${demo.compute}/servers/detail`, { token: demo.token });
+    expect(before.status).toBe(200);
+    const cloudNow = Date.parse(header(before, 'date') ?? '');
+    expect(Number.isNaN(cloudNow)).toBe(false);
+    const since = new Date(cloudNow - 2000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const changes = () => call('GET', `${demo.compute}/servers/detail?changes-since=${since}`, { token: demo.token });
+    const entry = (reply: Reply, id: string) => (reply.body.servers as { id: string; status: string; updated: string }[]).find((s) => s.id === id);
+
+    const res = await create({ name: uniqueName('changes'), imageRef: imageId, flavorRef: target.flavor, networks: 'none' });
+    expect(res.status).toBe(202);
+    const id = res.body.server.id;
+    expect((await settled(id)).body.server.status).toBe('ACTIVE');
+    const booted = await changes();
+    expect(booted.status).toBe(200);
+    expect(entry(booted, id)).toMatchObject({ status: 'ACTIVE' });
+    expect(Date.parse(entry(booted, id)!.updated)).toBeGreaterThanOrEqual(Date.parse(since));
+
+    expect((await deleteUntilGone(id)).status).toBe(404);
+    const deleted = await changes();
+    expect(entry(deleted, id)).toMatchObject({ status: 'DELETED' });
+    // Without changes-since a deleted server is not listed at all.
+    const plain = await call('GET', `${demo.compute}/servers/detail`, { token: demo.token });
+    expect(entry(plain, id)).toBeUndefined();
+  });
+
   it('boots without networks at 2.36, where the key is still optional', async () => {
     const res = await create({ name: uniqueName('nonet'), imageRef: imageId, flavorRef: target.flavor }, microversion('2.36'));
     expect(res.status).toBe(202);

@@ -38,6 +38,8 @@ export interface LifecycleRigOptions {
   keystone?: 'v2.0' | 'v3';
   /** A workflow bundle built ahead, instead of bundling at worker start. */
   workflowBundlePath?: string;
+  /** The config's `cloud_limits`. */
+  cloudLimits?: unknown;
 }
 
 /**
@@ -46,13 +48,13 @@ export interface LifecycleRigOptions {
  */
 export async function startLifecycleRig(
   workers: ({ name: string } & Record<string, unknown>)[],
-  { simulator: simulatorOptions = { bootDelayMs: 300, deleteDelayMs: 100 }, notify, deployment, address, dataConverter, keystone, workflowBundlePath }: LifecycleRigOptions = {},
+  { simulator: simulatorOptions = { bootDelayMs: 300, deleteDelayMs: 100 }, notify, deployment, address, dataConverter, keystone, workflowBundlePath, cloudLimits }: LifecycleRigOptions = {},
 ): Promise<LifecycleRig> {
   const suffix = randomUUID().slice(0, 6);
   const nameOf = (base: string): string => `${base}-${suffix}`;
   const simulator = await startSimulator(simulatorOptions);
   const config = parseConfig(
-    { workers: workers.map((worker) => ({ ...SEED_WORKER, os_auth_url: keystone === 'v3' ? simulator.authUrlV3 : simulator.authUrlV2, ...worker, name: nameOf(worker.name) })), notify, deployment },
+    { workers: workers.map((worker) => ({ ...SEED_WORKER, os_auth_url: keystone === 'v3' ? simulator.authUrlV3 : simulator.authUrlV2, ...worker, name: nameOf(worker.name) })), notify, deployment, cloud_limits: cloudLimits },
     'lifecycle rig',
     {},
   );

@@ -1,0 +1,56 @@
+/**
+ * At most `size` holders at a time; the others wait in order. Every wait is bounded: by the
+ * caller's signal and by `maxWaitMs`, after which `acquire` rejects with what `onTimeout` builds.
+ */
+export class Semaphore {
+  private held = 0;
+  private readonly queue: (() => void)[] = [];
+
+  constructor(readonly size: number) {
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`a semaphore needs a size of at least 1, got ${String(size)}`);
+  }
+
+  get inUse(): number {
+    return this.held;
+  }
+
+  async acquire(maxWaitMs: number, onTimeout: () => Error, signal?: AbortSignal): Promise<() => void> {
+    signal?.throwIfAborted();
+    if (this.held < this.size) {
+      this.held += 1;
+      return this.releaser();
+    }
+    await new Promise<void>((resolve, reject) => {
+      const turn = (): void => {
+        cleanup();
+        this.held += 1;
+        resolve();
+      };
+      const leave = (error: unknown): void => {
+        cleanup();
+        const index = this.queue.indexOf(turn);
+        if (index >= 0) this.queue.splice(index, 1);
+        reject(error);
+      };
+      const timer = setTimeout(() => leave(onTimeout()), maxWaitMs);
+      const onAbort = (): void => leave(signal!.reason);
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.queue.push(turn);
+    });
+    return this.releaser();
+  }
+
+  private releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.held -= 1;
+      this.queue.shift()?.();
+    };
+  }
+}
