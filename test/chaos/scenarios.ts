@@ -163,15 +163,15 @@ const restartScenarios: Scenario[] = [
 // What clouds do to API calls.
 const apiFaultScenarios: Scenario[] = [
   {
-    name: 'API: 5xx bursts on create and get',
+    name: 'API: 5xx bursts on create and status lists',
     short: 'api-5xx',
-    does: 'Nova answers 503 to the first two creates and 500 to the first three server GETs (and Keystone 503 once); retries with backoff get through.',
+    does: "Nova answers 503 to the first two creates and 500 to the first three server status lists (the shared poller's GET /servers/detail), and Keystone 503 once; retries with backoff get through.",
     mode: 'shared-worker',
     simulator: sim(),
     expect: ['released'],
     async drive(trial) {
       trial.sim.faults.inject({ kind: 'error', route: 'nova.servers.create', status: 503, count: 2 });
-      trial.sim.faults.inject({ kind: 'error', route: 'nova.servers.show', status: 500, count: 3 });
+      trial.sim.faults.inject({ kind: 'error', route: 'nova.servers.detail', status: 500, count: 3 });
       trial.sim.faults.inject({ kind: 'error', route: 'keystone.v2.tokens.create', status: 503, count: 1 });
       await trial.start();
       await trial.attachAndRelease();
