@@ -1,5 +1,5 @@
 import { log } from '@temporalio/activity';
-import { OpenStackClient, TokenCache } from '../openstack/index.js';
+import { OpenStackClient, TokenCache, type RequestObserver } from '../openstack/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import { workerOrThrow } from '../config/load.js';
 import { cloudLabel } from '../config/credentials.js';
@@ -8,6 +8,8 @@ import type { ImageFunction } from '../config/serverOptions.js';
 export interface CloudRegistryOptions {
   /** Per-request timeout for every OpenStack call. */
   timeoutMs?: number;
+  /** Told about every OpenStack call of every client (the worker's metrics). */
+  observer?: RequestObserver;
 }
 
 /**
@@ -32,6 +34,7 @@ export class CloudRegistry {
         tokenCache: this.tokens,
         timeoutMs: this.options.timeoutMs,
         clientVersion: definition.client_version,
+        observer: this.options.observer,
       });
       // Said once per worker definition, not once per lifecycle: client_version 1.1, unverified TLS.
       for (const warning of client.warnings) log.warn(`worker "${workerName}": ${warning}`);

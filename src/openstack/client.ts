@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { BlockStorageApi } from './cinder.js';
 import type { CloudCredentials } from './credentials.js';
 import { ImageApi } from './glance.js';
-import { HttpClient } from './http.js';
+import { HttpClient, type RequestObserver } from './http.js';
 import { Authenticator, type CallOptions, type Session } from './keystone.js';
 import { parseClientVersion } from './microversion.js';
 import { NetworkApi } from './neutron.js';
@@ -20,6 +20,8 @@ export interface ClientOptions {
   /** Buildbot's `client_version` ('1.1', '2' or '2.N'), instead of `microversion`. */
   clientVersion?: string;
   userAgent?: string;
+  /** Told about every HTTP exchange of this client (service, operation, status, duration). */
+  observer?: RequestObserver;
 }
 
 /** One cloud, as one set of credentials sees it. Close it to release its connections. */
@@ -47,6 +49,7 @@ export class OpenStackClient {
       userAgent: options.userAgent,
       ca: credentials.cacert === undefined ? undefined : readCaBundle(credentials.cacert),
       insecure: credentials.insecure,
+      observer: options.observer,
     });
     this.auth = new Authenticator(this.http, credentials, options.tokenCache ?? new TokenCache());
     const endpointQuery = { interface: credentials.interface ?? 'public', region: credentials.regionName };

@@ -37,7 +37,7 @@ export {
   type ImageStatus,
   type ImageVisibility,
 } from './glance.js';
-export { DEFAULT_TIMEOUT_MS, DEFAULT_USER_AGENT } from './http.js';
+export { DEFAULT_TIMEOUT_MS, DEFAULT_USER_AGENT, type ObservedRequest, type RequestObserver } from './http.js';
 export { Session, type CallOptions, type SessionSummary } from './keystone.js';
 export {
   checkMicroversion,

@@ -2,12 +2,14 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { log } from '@temporalio/activity';
 import type { DataConverter } from '@temporalio/common';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { notifierFromSettings } from '../activities/notifiers/index.js';
 import { createActivities } from '../activities/index.js';
 import { CloudRegistry } from '../activities/cloudRegistry.js';
 import type { MissingNotifier } from '../activities/notify.js';
 import type { LoadedConfig } from '../config/load.js';
+import { serverActivityObserver } from './activityObserver.js';
+import { WorkerMetrics } from './metrics.js';
 
 export interface LatentWorkerOptions {
   connection: NativeConnection;
@@ -20,6 +22,13 @@ export interface LatentWorkerOptions {
   httpTimeoutMs?: number;
   /** Payload encryption (see src/codec/); the clients of this task queue must use the same. */
   dataConverter?: DataConverter;
+  /** The process's metrics; by default on the Temporal runtime's meter (which counts nothing unless it exports). */
+  metrics?: WorkerMetrics;
+  /**
+   * After a shutdown request, how long in-flight activities may go on before they are cancelled
+   * and their attempt handed back to Temporal for another worker; the SDK's default (0) when absent.
+   */
+  shutdownGraceSeconds?: number;
 }
 
 export interface LatentWorker {
@@ -27,15 +36,23 @@ export interface LatentWorker {
   clouds: CloudRegistry;
 }
 
+const SHUTDOWN_FORCE_MARGIN_SECONDS = 10;
+
 /** The worker process: the lifecycle workflow plus activities wired to the configured clouds. */
 export async function createLatentWorker(options: LatentWorkerOptions): Promise<LatentWorker> {
-  const clouds = new CloudRegistry(options.config, { timeoutMs: options.httpTimeoutMs });
+  const metrics = options.metrics ?? new WorkerMetrics(Runtime.instance().metricMeter);
+  const clouds = new CloudRegistry(options.config, { timeoutMs: options.httpTimeoutMs, observer: metrics.openstackRequest });
+  const grace = options.shutdownGraceSeconds;
   const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     workflowsPath: workflowsPath(),
     dataConverter: options.dataConverter,
+    interceptors: { activity: [serverActivityObserver(metrics)] },
+    // Past the grace period, an activity that ignores its cancellation must not hold the process:
+    // run() then rejects and the process exits with an error, its tasks retried elsewhere.
+    ...(grace === undefined ? {} : { shutdownGraceTime: grace * 1000, shutdownForceTime: (grace + SHUTDOWN_FORCE_MARGIN_SECONDS) * 1000 }),
     activities: createActivities({
       clouds,
       notifier: options.notifier ?? notifierFromSettings(options.config.notify, log),

@@ -5,8 +5,8 @@ import { projectRoot } from '../../src/temporal/paths.js';
 import { GiveUp, waitFor } from './waits.js';
 
 const CLI = path.join(projectRoot, 'src', 'client', 'cli.ts');
-// The SDK logs objects over several lines.
-const READY = /Worker state changed[\s\S]*?state: 'RUNNING'/;
+// The worker logs one JSON object per line when its output is not a terminal (docs/operations.md).
+const READY = /"message":"Worker state changed"[^\n]*"state":"RUNNING"/;
 
 export interface WorkerProcessOptions {
   configFile: string;
