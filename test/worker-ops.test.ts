@@ -9,6 +9,7 @@ import { EXIT } from '../src/client/exitCodes.js';
 import { parseConfig, type LoadedConfig } from '../src/config/load.js';
 import { OpenStackClient } from '../src/openstack/index.js';
 import { defaultUsers, startSimulator, type Simulator } from '../src/simulator/index.js';
+import { startDevServer } from '../src/temporal/devServer.js';
 import { projectRoot } from '../src/temporal/paths.js';
 import { freePort } from '../src/temporal/ports.js';
 import { runCli } from './support/cli.js';
@@ -88,8 +89,8 @@ async function scrapeUntil(ready: (samples: Sample[]) => boolean, timeoutMs = 15
   }
 }
 
-async function probe(pathname: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`${first.healthUrl}${pathname}`, { signal: AbortSignal.timeout(5_000) });
+async function probe(pathname: string, worker: WorkerCli = first): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${worker.healthUrl}${pathname}`, { signal: AbortSignal.timeout(5_000) });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
@@ -105,6 +106,16 @@ function jsonLines(log: string): Record<string, unknown>[] {
         throw new Error(`worker log line is not JSON: ${line}`);
       }
     });
+}
+
+/** The worker's log lines once `ready` holds: the SDK's runtime holds lines back ~100 ms to order them. */
+async function linesUntil(worker: WorkerCli, ready: (lines: Record<string, unknown>[]) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const lines = jsonLines(worker.log());
+    if (ready(lines) || Date.now() > deadline) return lines;
+    await delay(100);
+  }
 }
 
 /** Attached, then released by the master: the plain way through. */
@@ -172,9 +183,9 @@ describe('the worker process in operation', () => {
     expect(samples.some((sample) => sample.name === 'temporal_worker_task_slots_available')).toBe(true);
 
     // The log: one JSON object per line, lines about this lifecycle's server say which one, and no secret.
-    const log = first.log();
-    const lines = jsonLines(log);
     const workflowId = `latent-worker:${name}`;
+    const lines = await linesUntil(first, (current) => current.some((line) => line.message === 'orphan server reaped'));
+    const log = first.log();
     const aboutServer = lines.filter((line) => line.workflowId === workflowId && line.serverId === serverId);
     expect(aboutServer.map((line) => line.message)).toEqual(expect.arrayContaining(['server created', 'phase waiting-for-attach', 'server deleted']));
     expect(aboutServer.find((line) => line.message === 'server deleted')).toMatchObject({ level: 'info', activityType: 'deleteServer', runId: expect.any(String), time: expect.any(String) });
@@ -206,6 +217,7 @@ describe('the worker process in operation', () => {
     // The boot wait outlasts the grace period: the worker waited that long, and not much longer.
     expect(exitSeconds).toBeGreaterThanOrEqual(SHUTDOWN_GRACE_SECONDS);
     expect(exitSeconds).toBeLessThan(SHUTDOWN_GRACE_SECONDS + 8);
+    // Everything is written by the time the process has exited.
     const messages = jsonLines(first.log()).map((line) => line.message);
     expect(messages).toContain('SIGTERM: shutting down; in-flight activities have 2 s to finish, then are handed back to Temporal');
     expect(messages.at(-1)).toBe('worker stopped');
@@ -223,5 +235,26 @@ describe('the worker process in operation', () => {
     const waitStarted = events.find((event) => event.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === waitScheduled?.eventId?.toString());
     expect(waitStarted?.activityTaskStartedEventAttributes?.attempt).toBeGreaterThanOrEqual(2);
     expect(Number(waitStarted!.eventTime!.seconds) * 1000 - signalledAt).toBeLessThan(20_000);
+  });
+
+  it('stays live but turns not ready while Temporal does not answer', async () => {
+    // A Temporal server of its own, to stop under the worker.
+    const temporal = await startDevServer({ logFile: path.join(scratch, 'temporal-private.log') });
+    let worker: WorkerCli | undefined;
+    try {
+      worker = await startWorkerCli({ configFile, temporalAddress: temporal.address, taskQueue: uniqueTaskQueue('worker-ops-private'), logFile: path.join(scratch, 'worker-3.log') });
+      expect((await probe('/readyz', worker)).status).toBe(200);
+      await temporal.stop();
+      let answer = await probe('/readyz', worker);
+      for (const deadline = Date.now() + 30_000; answer.status === 200 && Date.now() < deadline; ) {
+        await delay(250);
+        answer = await probe('/readyz', worker);
+      }
+      expect(answer).toMatchObject({ status: 503, body: { status: 'not ready', checks: { temporal: { ok: false } } } });
+      expect((await probe('/healthz', worker)).status).toBe(200);
+    } finally {
+      await worker?.process.stop(5_000);
+      await temporal.stop();
+    }
   });
 });

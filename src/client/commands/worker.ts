@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import type { CloudRegistry } from '../../activities/cloudRegistry.js';
 import { describeEncryption } from '../../codec/index.js';
 import { parseWorkerOps, WORKER_OPS_ENV, type WorkerOpsInput } from '../../config/workerOps.js';
-import { startHealthServer, type HealthServer } from '../../worker/health.js';
+import { startHealthServer, type CheckResult, type HealthServer } from '../../worker/health.js';
 import { createLogger } from '../../worker/logging.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
 import { installWorkerRuntime, SHUTDOWN_SIGNALS } from '../../worker/runtime.js';
@@ -29,8 +29,11 @@ export function workerCommand(): Command {
     .action(async (options: WorkerCommandOptions, command: Command) => {
       // First, so that a bad setting stops the worker before it connects anywhere.
       const ops = parseWorkerOps(options);
-      const logger = createLogger({ format: ops.logFormat, level: ops.logLevel });
-      const runtime = installWorkerRuntime({ logger, metrics: ops.metrics });
+      const output = createLogger({ format: ops.logFormat, level: ops.logLevel });
+      const runtime = installWorkerRuntime({ logger: output, metrics: ops.metrics });
+      // The runtime's logger holds lines back ~100 ms to order ours with the SDK's by time; it
+      // is closed with the runtime, so the very last line goes to the output directly.
+      const logger = runtime.logger;
       const config = await loadConfig(command);
       const settings = temporalSettings();
 
@@ -47,6 +50,7 @@ export function workerCommand(): Command {
       let connection: NativeConnection | undefined;
       let clouds: CloudRegistry | undefined;
       let health: HealthServer | undefined;
+      let temporalCheck: (() => Promise<CheckResult>) | undefined;
       try {
         // Up before the workflow bundle is built (seconds), so that liveness is answered meanwhile.
         if (ops.health) {
@@ -54,7 +58,7 @@ export function workerCommand(): Command {
             state: () => worker?.getState() ?? 'STARTING',
             readiness: {
               worker: async () => ({ ok: worker?.getState() === 'RUNNING' && !stopping, detail: stopping ? `shutting down (${stopping})` : (worker?.getState() ?? 'STARTING') }),
-              temporal: async () => (connection ? temporalReachable(connection) : { ok: false, detail: 'not connected yet' }),
+              temporal: async () => (temporalCheck ? temporalCheck() : { ok: false, detail: 'not connected yet' }),
             },
           });
           logger.info(`health endpoints at ${health.url}/healthz and ${health.url}/readyz`);
@@ -66,6 +70,7 @@ export function workerCommand(): Command {
           logger.info(`reaper schedule ${reaperScheduleId(config.deployment)} ${change}: every ${intervalSeconds} s, grace ${graceSeconds} s`);
         }
         connection = await connectWorker(settings.address);
+        temporalCheck = temporalReachable(connection);
         ({ worker, clouds } = await createLatentWorker({
           connection,
           namespace: settings.namespace,
@@ -87,6 +92,6 @@ export function workerCommand(): Command {
         await clouds?.close();
         await connection?.close();
       }
-      logger.info('worker stopped', { signal: stopping });
+      output.info('worker stopped', { signal: stopping });
     });
 }
