@@ -29,7 +29,7 @@ const IMAGE = '8ac9d4a4-5e03-48b0-acde-77a0345a9ab1';
 
 const suffix = randomUUID().slice(0, 6);
 const deployment = `ops-${suffix}`;
-const names = { metrics: `ops-metrics-${suffix}`, drain: `ops-drain-${suffix}` };
+const names = { metrics: `ops-metrics-${suffix}`, drain: `ops-drain-${suffix}`, twice: `ops-twice-${suffix}` };
 const scratch = path.join(projectRoot, '.scratch', `worker-ops-${suffix}`);
 const taskQueue = uniqueTaskQueue('worker-ops');
 
@@ -40,6 +40,7 @@ let client: LatentWorkerClient;
 let metricsUrl: string;
 let first: WorkerCli;
 let second: WorkerCli | undefined;
+let third: WorkerCli | undefined;
 
 beforeAll(async () => {
   mkdirSync(scratch, { recursive: true });
@@ -68,6 +69,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await first?.process.stop(5_000);
   await second?.process.stop(5_000);
+  await third?.process.stop(5_000);
   await client?.temporal.connection.close();
   await simulator?.close();
 });
@@ -237,12 +239,34 @@ describe('the worker process in operation', () => {
     expect(Number(waitStarted!.eventTime!.seconds) * 1000 - signalledAt).toBeLessThan(20_000);
   });
 
+  it('ends at once on a second signal, and the lifecycle goes on elsewhere', async () => {
+    const name = names.twice;
+    const handle = await client.substantiate(config.workers.get(name)!.specFor());
+    await client.waitForPhase(name, 'booting', { intervalMs: 50 });
+    const worker = second!;
+    process.kill(worker.process.pid, 'SIGTERM');
+    // The first signal is handled (not ready) before the second is sent.
+    for (const deadline = Date.now() + 5_000; (await probe('/readyz', worker)).status !== 503 && Date.now() < deadline; ) await delay(50);
+    const secondAt = Date.now();
+    process.kill(worker.process.pid, 'SIGTERM');
+    expect(await worker.process.exited).toBe('signal SIGTERM');
+    expect(Date.now() - secondAt).toBeLessThan(2_000);
+
+    // Nothing was handed back this time: as after a crash, the boot wait is retried once its
+    // 30 s heartbeat timeout has passed.
+    third = await startWorkerCli({ configFile, temporalAddress: temporalAddress(), taskQueue, logFile: path.join(scratch, 'worker-3.log') });
+    await client.waitForPhase(name, 'waiting-for-attach', { intervalMs: 100 });
+    await client.release(name);
+    expect((await handle.result()).outcome).toBe('released');
+    expect(simulator.servers()).toEqual([]);
+  });
+
   it('stays live but turns not ready while Temporal does not answer', async () => {
     // A Temporal server of its own, to stop under the worker.
     const temporal = await startDevServer({ logFile: path.join(scratch, 'temporal-private.log') });
     let worker: WorkerCli | undefined;
     try {
-      worker = await startWorkerCli({ configFile, temporalAddress: temporal.address, taskQueue: uniqueTaskQueue('worker-ops-private'), logFile: path.join(scratch, 'worker-3.log') });
+      worker = await startWorkerCli({ configFile, temporalAddress: temporal.address, taskQueue: uniqueTaskQueue('worker-ops-private'), logFile: path.join(scratch, 'worker-private.log') });
       expect((await probe('/readyz', worker)).status).toBe(200);
       await temporal.stop();
       let answer = await probe('/readyz', worker);
