@@ -1,9 +1,11 @@
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
 import { EXIT } from '../src/client/exitCodes.js';
 import { ConfigError } from '../src/config/errors.js';
 import { parseWorkerOps } from '../src/config/workerOps.js';
 import { createLogger, jsonLine, REDACTED } from '../src/worker/logging.js';
+import { freePort } from '../src/temporal/ports.js';
 import { runCli } from './support/cli.js';
 
 describe('worker process settings', () => {
@@ -40,6 +42,23 @@ describe('worker process settings', () => {
     const result = await runCli(['worker', '--metrics-address', 'localhost:9464'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
     expect(result.code).toBe(EXIT.usage);
     expect(result.stderr).toContain('--metrics-address (or LATENT_WORKER_METRICS_ADDRESS) must be PORT or IP:PORT');
+  });
+
+  it('exits with an error, not hangs, when it cannot start', async () => {
+    // Its health port taken: the start fails after Temporal's runtime is up but before any connection.
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const startedAt = Date.now();
+      const result = await runCli(['--config', 'examples/seed-simplest.yaml', 'worker', '--no-reaper', '--metrics-address', String(await freePort()), '--health-address', String((taken.address() as net.AddressInfo).port)], {
+        TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
+      });
+      expect(result.code).toBe(EXIT.failure);
+      expect(result.stderr).toContain('EADDRINUSE');
+      expect(Date.now() - startedAt).toBeLessThan(30_000);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 });
 

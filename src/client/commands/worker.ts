@@ -29,13 +29,13 @@ export function workerCommand(): Command {
     .action(async (options: WorkerCommandOptions, command: Command) => {
       // First, so that a bad setting stops the worker before it connects anywhere.
       const ops = parseWorkerOps(options);
+      const config = await loadConfig(command);
+      const settings = temporalSettings();
       const output = createLogger({ format: ops.logFormat, level: ops.logLevel });
       const runtime = installWorkerRuntime({ logger: output, metrics: ops.metrics });
       // The runtime's logger holds lines back ~100 ms to order ours with the SDK's by time; it
       // is closed with the runtime, so the very last line goes to the output directly.
       const logger = runtime.logger;
-      const config = await loadConfig(command);
-      const settings = temporalSettings();
 
       // The SDK's runtime stops the worker on these signals; this only says so and turns /readyz
       // to 503 at once. `once`: a second signal finds no listener and ends the process.
@@ -91,6 +91,9 @@ export function workerCommand(): Command {
         await health?.close();
         await clouds?.close();
         await connection?.close();
+        // Closing the last connection shuts the runtime down; a start that failed before there
+        // was one must do it here, or its log forwarding would keep the process alive.
+        await runtime.shutdown();
       }
       output.info('worker stopped', { signal: stopping });
     });
