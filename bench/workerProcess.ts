@@ -6,8 +6,8 @@ import { projectRoot } from '../src/temporal/paths.js';
 import { ProcSampler } from './procStats.js';
 
 const CLI = path.join(projectRoot, 'src', 'client', 'cli.ts');
-// The SDK logs its state change as an object over several lines.
-const READY = /Worker state changed[\s\S]*?state: 'RUNNING'/;
+// The worker logs JSON lines when its output is not a terminal (docs/operations.md).
+const READY = /"message":"Worker state changed"[^\n]*"state":"RUNNING"/;
 
 export interface BenchWorkerOptions {
   configFile: string;

@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_TASK_QUEUE } from '../src/client/contract.js';
 import { loadConfigFile } from '../src/config/load.js';
+import { parseWorkerOps } from '../src/config/workerOps.js';
 import { resolveTemporalCli } from '../src/temporal/binaries.js';
 import { cliTypeNames } from '../src/temporal/devServer.js';
 import { projectRoot } from '../src/temporal/paths.js';
@@ -134,7 +135,16 @@ describe('docker-compose.yml', () => {
       LATENT_WORKER_SMTP_PASSWORD: '',
       LATENT_WORKER_WEBHOOK_URL: '',
       LATENT_WORKER_ENCRYPTION_KEYS: '',
+      LATENT_WORKER_METRICS_ADDRESS: '0.0.0.0:9464',
+      LATENT_WORKER_HEALTH_ADDRESS: '0.0.0.0:8081',
+      LATENT_WORKER_LOG_FORMAT: 'json',
+      LATENT_WORKER_SHUTDOWN_GRACE: '45',
     });
+    // What the worker makes of those variables is what the port and the healthcheck expect.
+    const ops = parseWorkerOps({}, worker.environment, false);
+    expect(worker.ports).toEqual([`127.0.0.1:9464:${ops.metrics!.port}/tcp`]);
+    expect(worker.healthcheck?.test.join(' ')).toContain(`http://127.0.0.1:${ops.health!.port}/readyz`);
+    expect(ops.shutdownGraceSeconds).toBe(45);
     expect(worker.volumes).toEqual([
       `${path.join(ROOT, 'deploy', 'latent.config.yaml')}:/etc/latent-worker/latent.config.yaml:ro`,
       `${path.join(ROOT, 'deploy', 'openstack')}:/etc/openstack:ro`,
@@ -152,7 +162,11 @@ describe('docker-compose.yml', () => {
       TEMPORAL_BIND: '0.0.0.0',
       TEMPORAL_UI_PORT: '8088',
       TEMPORAL_CODEC_ENDPOINT: 'https://codec.example.org',
+      LATENT_WORKER_SHUTDOWN_GRACE: '20',
+      LATENT_WORKER_METRICS_PORT: '9500',
     });
+    expect(custom.services.worker!.environment).toMatchObject({ LATENT_WORKER_SHUTDOWN_GRACE: '20' });
+    expect(custom.services.worker!.ports).toEqual(['127.0.0.1:9500:9464/tcp']);
     expect(custom.services.worker!.environment).toMatchObject({ TEMPORAL_NAMESPACE: 'ci', LATENT_WORKER_TASK_QUEUE: 'ci-queue', OS_CLOUD: 'ci' });
     expect(custom.services.worker!.volumes).toEqual(['/srv/latent/latent.config.yaml:/etc/latent-worker/latent.config.yaml:ro', '/srv/openstack:/etc/openstack:ro']);
     expect(custom.services['temporal-setup']!.environment).toMatchObject({ TEMPORAL_NAMESPACE: 'ci' });

@@ -1,6 +1,6 @@
 import { log } from '@temporalio/activity';
 import { Runtime } from '@temporalio/worker';
-import { HttpClient, httpOptionsFor, OpenStackClient, RateLimiter, Semaphore, TokenCache, tokenCacheKey } from '../openstack/index.js';
+import { HttpClient, httpOptionsFor, OpenStackClient, RateLimiter, Semaphore, TokenCache, tokenCacheKey, type RequestObserver } from '../openstack/index.js';
 import { ServerWatcher, type WatcherOptions } from '../openstack/serverWatcher.js';
 import type { CloudLimits } from '../config/limits.js';
 import type { LoadedConfig, ResolvedWorker } from '../config/load.js';
@@ -18,6 +18,8 @@ export interface CloudRegistryOptions {
   pollIntervalMs?: number;
   /** Further tuning of the shared status poller, for tests. */
   watcher?: Omit<WatcherOptions, 'fastTickMs' | 'log'>;
+  /** Told about every OpenStack call of every client (the worker's metrics). */
+  observer?: RequestObserver;
   /** How often `max_servers` recounts and how long a create waits for room, for tests. */
   serverCap?: Pick<ServerCapOptions, 'recountMs' | 'maxWaitMs'>;
 }
@@ -151,7 +153,7 @@ export class CloudRegistry {
     const key = JSON.stringify([share.name, credentials.cacert, credentials.insecure, credentials.apiTimeoutMs]);
     let pool = this.pools.get(key);
     if (!pool) {
-      pool = new HttpClient({ ...httpOptionsFor(credentials, { timeoutMs: this.options.timeoutMs }), rateLimiter: share.rateLimiter });
+      pool = new HttpClient({ ...httpOptionsFor(credentials, { timeoutMs: this.options.timeoutMs, observer: this.options.observer }), rateLimiter: share.rateLimiter });
       this.pools.set(key, pool);
     }
     return pool;

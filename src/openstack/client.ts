@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { BlockStorageApi } from './cinder.js';
 import type { CloudCredentials } from './credentials.js';
 import { ImageApi } from './glance.js';
-import { HttpClient, type HttpOptions } from './http.js';
+import { HttpClient, type HttpOptions, type RequestObserver } from './http.js';
 import { Authenticator, type CallOptions, type Session } from './keystone.js';
 import { parseClientVersion } from './microversion.js';
 import { NetworkApi } from './neutron.js';
@@ -25,6 +25,8 @@ export interface ClientOptions {
    * it and closes it. Default: a pool of the client's own, built from the credentials' TLS settings.
    */
   http?: HttpClient;
+  /** Told about every HTTP exchange of this client (service, operation, status, duration). */
+  observer?: RequestObserver;
 }
 
 /** One cloud, as one set of credentials sees it. Close it to release its connections. */
@@ -71,12 +73,13 @@ export class OpenStackClient {
 }
 
 /** The HTTP settings a cloud's credentials ask for (timeout, CA bundle, TLS verification). */
-export function httpOptionsFor(credentials: CloudCredentials, options: Pick<ClientOptions, 'timeoutMs' | 'userAgent'> = {}): HttpOptions {
+export function httpOptionsFor(credentials: CloudCredentials, options: Pick<ClientOptions, 'timeoutMs' | 'userAgent' | 'observer'> = {}): HttpOptions {
   return {
     timeoutMs: credentials.apiTimeoutMs ?? options.timeoutMs,
     userAgent: options.userAgent,
     ca: credentials.cacert === undefined ? undefined : readCaBundle(credentials.cacert),
     insecure: credentials.insecure,
+    observer: options.observer,
   };
 }
 

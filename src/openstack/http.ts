@@ -18,7 +18,21 @@ export interface HttpOptions {
   insecure?: boolean;
   /** The cloud's request budget, shared by every client of that cloud; none by default. */
   rateLimiter?: RateLimiter;
+  /** Told about every finished exchange, e.g. to count calls; it must not throw. */
+  observer?: RequestObserver;
 }
+
+/** One finished exchange: never a URL, header or body, so nothing secret reaches an observer. */
+export interface ObservedRequest {
+  service: OpenStackService;
+  operation: string;
+  method: HttpRequest['method'];
+  /** The HTTP status as a string, or why no status came: `timeout`, `connection`, `cancelled`. */
+  status: string;
+  durationSeconds: number;
+}
+
+export type RequestObserver = (request: ObservedRequest) => void;
 
 export type QueryValue = string | number | boolean | readonly string[] | undefined;
 export type Query = Record<string, QueryValue>;
@@ -67,6 +81,7 @@ export class HttpClient {
   private readonly userAgent: string;
   private readonly agent: Agent;
   private readonly rateLimiter: RateLimiter | undefined;
+  private readonly observer: RequestObserver | undefined;
 
   constructor(options: HttpOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -75,6 +90,7 @@ export class HttpClient {
     }
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
     this.rateLimiter = options.rateLimiter;
+    this.observer = options.observer;
     this.agent = new Agent({
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
@@ -107,6 +123,7 @@ export class HttpClient {
     let status: number;
     let responseHeaders: HttpResponse['headers'];
     let text: string;
+    const startedAt = performance.now();
     try {
       const response = await request(url, { method: req.method, headers, body, signal, dispatcher: this.agent });
       status = response.statusCode;
@@ -114,8 +131,11 @@ export class HttpClient {
       // Always read the body to its end, error or not: an unread body pins the connection.
       text = await response.body.text();
     } catch (error) {
-      throw transportError(context, error, req.signal, deadline, this.timeoutMs);
+      const failure = transportError(context, error, req.signal, deadline, this.timeoutMs);
+      this.observe(req, failure instanceof OpenStackError ? (failure.kind === 'timeout' ? 'timeout' : 'connection') : 'cancelled', startedAt);
+      throw failure;
     }
+    this.observe(req, String(status), startedAt);
 
     if ((status < 200 || status >= 300) && !req.okStatuses?.includes(status)) {
       throw httpError(context, { status, headers: responseHeaders, body: text });
@@ -126,6 +146,10 @@ export class HttpClient {
 
   close(): Promise<void> {
     return this.agent.close();
+  }
+
+  private observe(req: HttpRequest, status: string, startedAt: number): void {
+    this.observer?.({ service: req.service, operation: req.operation, method: req.method, status, durationSeconds: (performance.now() - startedAt) / 1000 });
   }
 }
 

@@ -37,7 +37,7 @@ export {
   type ImageStatus,
   type ImageVisibility,
 } from './glance.js';
-export { DEFAULT_TIMEOUT_MS, DEFAULT_USER_AGENT, HttpClient, type HttpOptions } from './http.js';
+export { DEFAULT_TIMEOUT_MS, DEFAULT_USER_AGENT, HttpClient, type HttpOptions, type ObservedRequest, type RequestObserver } from './http.js';
 export { RateLimiter } from './rateLimiter.js';
 export { Semaphore } from './semaphore.js';
 export { Session, type CallOptions, type SessionSummary } from './keystone.js';

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { log } from '@temporalio/activity';
 import type { DataConverter } from '@temporalio/common';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { notifierFromSettings } from '../activities/notifiers/index.js';
 import { createActivities } from '../activities/index.js';
 import { CloudRegistry } from '../activities/cloudRegistry.js';
@@ -10,6 +10,8 @@ import type { MissingNotifier } from '../activities/notify.js';
 import type { LoadedConfig } from '../config/load.js';
 import { defaultTuning, workerOptionsFor, type WorkerTuning } from './tuning.js';
 import { workflowBundleOption } from './workflowBundle.js';
+import { serverActivityObserver } from './activityObserver.js';
+import { WorkerMetrics } from './metrics.js';
 
 export interface LatentWorkerOptions {
   connection: NativeConnection;
@@ -27,6 +29,13 @@ export interface LatentWorkerOptions {
   tuning?: WorkerTuning;
   /** A bundle from `npm run bundle:workflows`, instead of bundling the workflows at start. */
   workflowBundlePath?: string;
+  /** The process's metrics; by default on the Temporal runtime's meter (which counts nothing unless it exports). */
+  metrics?: WorkerMetrics;
+  /**
+   * After a shutdown request, how long in-flight activities may go on before they are cancelled
+   * and their attempt handed back to Temporal for another worker; the SDK's default (0) when absent.
+   */
+  shutdownGraceSeconds?: number;
 }
 
 export interface LatentWorker {
@@ -34,9 +43,13 @@ export interface LatentWorker {
   clouds: CloudRegistry;
 }
 
+const SHUTDOWN_FORCE_MARGIN_SECONDS = 10;
+
 /** The worker process: the lifecycle workflow plus activities wired to the configured clouds. */
 export async function createLatentWorker(options: LatentWorkerOptions): Promise<LatentWorker> {
-  const clouds = new CloudRegistry(options.config, { timeoutMs: options.httpTimeoutMs, pollIntervalMs: options.pollIntervalMs });
+  const metrics = options.metrics ?? new WorkerMetrics(Runtime.instance().metricMeter);
+  const clouds = new CloudRegistry(options.config, { timeoutMs: options.httpTimeoutMs, pollIntervalMs: options.pollIntervalMs, observer: metrics.openstackRequest });
+  const grace = options.shutdownGraceSeconds;
   const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -44,6 +57,10 @@ export async function createLatentWorker(options: LatentWorkerOptions): Promise<
     ...(options.workflowBundlePath ? workflowBundleOption(options.workflowBundlePath, options.dataConverter) : { workflowsPath: workflowsPath() }),
     dataConverter: options.dataConverter,
     ...workerOptionsFor(options.tuning ?? defaultTuning),
+    interceptors: { activity: [serverActivityObserver(metrics)] },
+    // Past the grace period, an activity that ignores its cancellation must not hold the process:
+    // run() then rejects and the process exits with an error, its tasks retried elsewhere.
+    ...(grace === undefined ? {} : { shutdownGraceTime: grace * 1000, shutdownForceTime: (grace + SHUTDOWN_FORCE_MARGIN_SECONDS) * 1000 }),
     activities: createActivities({
       clouds,
       notifier: options.notifier ?? notifierFromSettings(options.config.notify, log),

@@ -1,5 +1,6 @@
 import { log, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import { attachedSignal, buildFinishedSignal, buildStartedSignal, releaseSignal, statusQuery } from './messages.js';
+import { countLifecycle, recordPhaseDuration } from './metrics.js';
 import { phaseKey, serverIdKey } from './searchAttributes.js';
 import type { LifecycleResult, LifecycleStatus, Outcome, Phase, ReleaseReason, WorkerSpec } from './types.js';
 
@@ -12,6 +13,7 @@ export class LifecycleState {
   readonly status: LifecycleStatus;
   attached = false;
   released = false;
+  private phaseEnteredAt = Date.now();
 
   constructor(readonly spec: WorkerSpec) {
     this.status = { workerName: spec.name, phase: 'starting', startedAt: now() };
@@ -41,9 +43,13 @@ export class LifecycleState {
   }
 
   enter(phase: Phase): void {
+    recordPhaseDuration(this.status.phase, (Date.now() - this.phaseEnteredAt) / 1000);
+    this.phaseEnteredAt = Date.now();
     this.status.phase = phase;
     upsertSearchAttributes([{ key: phaseKey, value: phase }]);
     this.showDetails();
+    log.info(`phase ${phase}`, { workerName: this.spec.name, phase, serverId: this.status.serverId, outcome: this.status.outcome });
+    if (phase === 'done' && this.status.outcome) countLifecycle(this.status.outcome, this.spec.name);
   }
 
   serverCreated(id: string, name: string): void {

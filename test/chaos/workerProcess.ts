@@ -5,8 +5,8 @@ import { projectRoot } from '../../src/temporal/paths.js';
 import { GiveUp, waitFor } from './waits.js';
 
 const CLI = path.join(projectRoot, 'src', 'client', 'cli.ts');
-// The SDK logs objects over several lines.
-const READY = /Worker state changed[\s\S]*?state: 'RUNNING'/;
+// The worker logs one JSON object per line when its output is not a terminal (docs/operations.md).
+const READY = /"message":"Worker state changed"[^\n]*"state":"RUNNING"/;
 
 export interface WorkerProcessOptions {
   configFile: string;
@@ -34,9 +34,10 @@ export class WorkerProcess {
     // `env` execs node in place, so the guarded pid is the worker's own. No reaper schedule: its
     // runs log in to every configured cloud at times of the clock's choosing, which would hand
     // scenarios a cached token they expect to fetch (the suite runs `reap` itself when it wants it).
+    // No shutdown grace: the suite's chaos is SIGKILL, and its end-of-trial stop should not wait.
     const guarded = spawnGuarded(
       'env',
-      [`TEMPORAL_ADDRESS=${options.temporalAddress}`, `LATENT_WORKER_TASK_QUEUE=${options.taskQueue}`, process.execPath, '--import', 'tsx', CLI, '--config', options.configFile, 'worker', '--no-reaper'],
+      [`TEMPORAL_ADDRESS=${options.temporalAddress}`, `LATENT_WORKER_TASK_QUEUE=${options.taskQueue}`, process.execPath, '--import', 'tsx', CLI, '--config', options.configFile, 'worker', '--no-reaper', '--shutdown-grace', '0'],
       options.logFile,
     );
     const worker = new WorkerProcess(guarded, options.logFile, logOffset);

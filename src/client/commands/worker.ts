@@ -1,14 +1,30 @@
+import type { NativeConnection, Worker } from '@temporalio/worker';
 import { Command } from 'commander';
+import type { CloudRegistry } from '../../activities/cloudRegistry.js';
 import { describeEncryption } from '../../codec/index.js';
 import { describeTuning, resolveTuning, tuningOption } from '../../worker/tuning.js';
+import { parseWorkerOps, WORKER_OPS_ENV, type WorkerOpsInput } from '../../config/workerOps.js';
+import { startHealthServer, type CheckResult, type HealthServer } from '../../worker/health.js';
+import { createLogger } from '../../worker/logging.js';
+import { WorkerMetrics } from '../../worker/metrics.js';
+import { installWorkerRuntime, SHUTDOWN_SIGNALS } from '../../worker/runtime.js';
+import { temporalReachable } from '../../worker/temporalCheck.js';
 import { createLatentWorker, connectWorker } from '../../worker/worker.js';
 import { ensureReaperSchedule, reaperScheduleId } from '../reaper.js';
 import { temporalSettings } from '../settings.js';
 import { loadConfig, withClient } from './common.js';
 
+interface WorkerCommandOptions extends WorkerOpsInput {
+  reaper: boolean;
+  /** A bundle from `npm run bundle:workflows`. */
+  workflowBundle?: string;
+  /** The tuning flags, checked by resolveTuning. */
+  [tuningFlag: string]: unknown;
+}
+
 export function workerCommand(): Command {
   return new Command('worker')
-    .description('run the Temporal worker that executes lifecycles (until SIGINT or SIGTERM)')
+    .description('run the Temporal worker that executes lifecycles (until SIGINT or SIGTERM, then drains; a second signal stops at once)')
     .option('--no-reaper', 'do not create or update the schedule of the orphan reaper')
     .option(...tuningOption('maxCachedWorkflows'))
     .option(...tuningOption('maxConcurrentActivityTaskExecutions'))
@@ -16,25 +32,83 @@ export function workerCommand(): Command {
     .option(...tuningOption('workflowTaskPollers'))
     .option(...tuningOption('activityTaskPollers'))
     .option('--workflow-bundle <file>', 'a bundle from `npm run bundle:workflows` (or LATENT_WORKER_WORKFLOW_BUNDLE): saves the start-up bundling and its memory')
-    .action(async (options: { reaper: boolean; workflowBundle?: string } & Record<string, unknown>, command: Command) => {
-      // Before anything connects: a bad number is an error that names its flag or variable.
+    .option('--metrics-address <[ip:]port>', `serve Prometheus metrics on http://ADDRESS/metrics (default: $${WORKER_OPS_ENV.metricsAddress}, else none)`)
+    .option('--health-address <[ip:]port>', `serve /healthz and /readyz (default: $${WORKER_OPS_ENV.healthAddress}, else none)`)
+    .option('--log-format <json|text>', `log lines as JSON objects or as text (default: $${WORKER_OPS_ENV.logFormat}, else text on a terminal, JSON otherwise)`)
+    .option('--log-level <level>', `TRACE, DEBUG, INFO, WARN or ERROR (default: $${WORKER_OPS_ENV.logLevel}, else INFO)`)
+    .option('--shutdown-grace <seconds>', `on SIGINT/SIGTERM, how long in-flight activities may finish before they are handed back (default: $${WORKER_OPS_ENV.shutdownGrace}, else 30)`)
+    .action(async (options: WorkerCommandOptions, command: Command) => {
+      // First, so that a bad setting stops the worker before it connects anywhere.
+      const ops = parseWorkerOps(options);
       const tuning = resolveTuning(options);
       const config = await loadConfig(command);
       const settings = temporalSettings();
-      if (options.reaper) {
-        const { intervalSeconds, graceSeconds } = config.reaper;
-        const change = await withClient((client) => ensureReaperSchedule(client.temporal, { deployment: config.deployment, taskQueue: settings.taskQueue, intervalSeconds, graceSeconds }));
-        console.log(`worker: reaper schedule ${reaperScheduleId(config.deployment)} ${change}: every ${intervalSeconds} s, grace ${graceSeconds} s`);
-      }
-      const connection = await connectWorker(settings.address);
-      const { worker, clouds } = await createLatentWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, config, dataConverter: settings.dataConverter, tuning, workflowBundlePath: options.workflowBundle ?? (process.env.LATENT_WORKER_WORKFLOW_BUNDLE || undefined) });
-      console.log(`worker: ${config.workers.size} worker definition(s) from ${config.source}; polling task queue ${settings.taskQueue} on ${settings.address}; ${describeEncryption(settings.dataConverter)}; ${describeTuning(tuning)}`);
+      const output = createLogger({ format: ops.logFormat, level: ops.logLevel });
+      const runtime = installWorkerRuntime({ logger: output, metrics: ops.metrics });
+      // The runtime's logger holds lines back ~100 ms to order ours with the SDK's by time; it
+      // is closed with the runtime, so the very last line goes to the output directly.
+      const logger = runtime.logger;
+
+      // The SDK's runtime stops the worker on these signals; this only says so and turns /readyz
+      // to 503 at once. `once`: a second signal finds no listener and ends the process.
+      let stopping: NodeJS.Signals | undefined;
+      const onSignal = (signal: NodeJS.Signals): void => {
+        stopping = signal;
+        logger.info(`${signal}: shutting down; in-flight activities have ${ops.shutdownGraceSeconds} s to finish, then are handed back to Temporal`, { signal });
+      };
+      for (const signal of SHUTDOWN_SIGNALS) process.once(signal, onSignal);
+
+      let worker: Worker | undefined;
+      let connection: NativeConnection | undefined;
+      let clouds: CloudRegistry | undefined;
+      let health: HealthServer | undefined;
+      let temporalCheck: (() => Promise<CheckResult>) | undefined;
       try {
-        // Worker.run() returns after SIGINT/SIGTERM once in-flight tasks are done or handed back.
+        // Up before the workflow bundle is built (seconds), so that liveness is answered meanwhile.
+        if (ops.health) {
+          health = await startHealthServer(ops.health, {
+            state: () => worker?.getState() ?? 'STARTING',
+            readiness: {
+              worker: async () => ({ ok: worker?.getState() === 'RUNNING' && !stopping, detail: stopping ? `shutting down (${stopping})` : (worker?.getState() ?? 'STARTING') }),
+              temporal: async () => (temporalCheck ? temporalCheck() : { ok: false, detail: 'not connected yet' }),
+            },
+          });
+          logger.info(`health endpoints at ${health.url}/healthz and ${health.url}/readyz`);
+        }
+        if (ops.metrics) logger.info(`Prometheus metrics at http://${ops.metrics.hostPort}/metrics`);
+        if (options.reaper) {
+          const { intervalSeconds, graceSeconds } = config.reaper;
+          const change = await withClient((client) => ensureReaperSchedule(client.temporal, { deployment: config.deployment, taskQueue: settings.taskQueue, intervalSeconds, graceSeconds }));
+          logger.info(`reaper schedule ${reaperScheduleId(config.deployment)} ${change}: every ${intervalSeconds} s, grace ${graceSeconds} s`);
+        }
+        connection = await connectWorker(settings.address);
+        temporalCheck = temporalReachable(connection);
+        ({ worker, clouds } = await createLatentWorker({
+          connection,
+          namespace: settings.namespace,
+          taskQueue: settings.taskQueue,
+          config,
+          dataConverter: settings.dataConverter,
+          metrics: new WorkerMetrics(runtime.metricMeter),
+          shutdownGraceSeconds: ops.shutdownGraceSeconds,
+          tuning,
+          workflowBundlePath: options.workflowBundle ?? (process.env.LATENT_WORKER_WORKFLOW_BUNDLE || undefined),
+        }));
+        logger.info(`${config.workers.size} worker definition(s) from ${config.source}; polling task queue ${settings.taskQueue} on ${settings.address}; ${describeEncryption(settings.dataConverter)}; ${describeTuning(tuning)}`, {
+          taskQueue: settings.taskQueue,
+          namespace: settings.namespace,
+        });
+        // Returns once in-flight tasks are done, or handed back after the grace period.
         await worker.run();
       } finally {
-        await clouds.close();
-        await connection.close();
+        for (const signal of SHUTDOWN_SIGNALS) process.off(signal, onSignal);
+        await health?.close();
+        await clouds?.close();
+        await connection?.close();
+        // Closing the last connection shuts the runtime down; a start that failed before there
+        // was one must do it here, or its log forwarding would keep the process alive.
+        await runtime.shutdown();
       }
+      output.info('worker stopped', { signal: stopping });
     });
 }

@@ -1,0 +1,48 @@
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import type { CreatedServer } from '../activities/servers.js';
+import type { WorkerMetrics } from './metrics.js';
+
+/** The reaper's workflow type: its server deletions are reaped orphans, not lifecycle cleanups. */
+const REAPER_WORKFLOW = 'orphanReaper';
+
+/**
+ * Watches the server activities from outside, so that they stay plain functions: every log line
+ * of an activity that works on a known server carries its `serverId`, and servers created,
+ * deleted and reaped are counted (and said once in the log) when their activity succeeds.
+ */
+export function serverActivityObserver(metrics: WorkerMetrics): ActivityInterceptorsFactory {
+  return (context) => {
+    let serverId: string | undefined;
+    return {
+      inbound: {
+        async execute(input, next) {
+          const argument = input.args[0];
+          serverId = stringField(argument, 'serverId');
+          const result = await next(input);
+          const workerName = stringField(argument, 'workerName') ?? 'unknown';
+          const { activityType, workflowType } = context.info;
+          if (activityType === 'createServer') {
+            const created = result as CreatedServer;
+            serverId = created.id;
+            metrics.serverCreated(workerName, created.adopted);
+            context.log.info(created.adopted ? 'server adopted' : 'server created', { workerName, serverName: created.name });
+          } else if (activityType === 'deleteServer') {
+            if (workflowType === REAPER_WORKFLOW) metrics.serverReaped(workerName);
+            else metrics.serverDeleted(workerName);
+            context.log.info(workflowType === REAPER_WORKFLOW ? 'orphan server reaped' : 'server deleted', { workerName });
+          }
+          return result;
+        },
+      },
+      outbound: {
+        getLogAttributes: (attributes, next) => next(serverId === undefined ? attributes : { ...attributes, serverId }),
+      },
+    };
+  };
+}
+
+function stringField(value: unknown, key: string): string | undefined {
+  if (typeof value !== 'object' || value === null || !(key in value)) return undefined;
+  const field = (value as Record<string, unknown>)[key];
+  return typeof field === 'string' ? field : undefined;
+}

@@ -1,0 +1,69 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { spawnGuarded, type GuardedProcess } from '../../src/temporal/guardedProcess.js';
+import { projectRoot } from '../../src/temporal/paths.js';
+import { freePort } from '../../src/temporal/ports.js';
+
+const CLI = path.join(projectRoot, 'src', 'client', 'cli.ts');
+
+export interface WorkerCliOptions {
+  configFile: string;
+  temporalAddress: string;
+  taskQueue: string;
+  logFile: string;
+  /** Further options of `latent-worker worker`. */
+  args?: string[];
+  readyTimeoutMs?: number;
+}
+
+export interface WorkerCli {
+  process: GuardedProcess;
+  /** http://127.0.0.1:PORT of its health endpoints. */
+  healthUrl: string;
+  /** Its stdout and stderr so far. */
+  log(): string;
+}
+
+/**
+ * `latent-worker worker` as its own process, as an operator runs it, with a health endpoint on
+ * a free port; resolves once /readyz says ready. `env` execs node, so the pid is the worker's.
+ */
+export async function startWorkerCli({ configFile, temporalAddress, taskQueue, logFile, args = [], readyTimeoutMs = 90_000 }: WorkerCliOptions): Promise<WorkerCli> {
+  const healthPort = await freePort();
+  const child = spawnGuarded(
+    'env',
+    [
+      `TEMPORAL_ADDRESS=${temporalAddress}`,
+      `LATENT_WORKER_TASK_QUEUE=${taskQueue}`,
+      process.execPath,
+      '--import',
+      'tsx',
+      CLI,
+      '--config',
+      configFile,
+      'worker',
+      '--no-reaper',
+      '--health-address',
+      `127.0.0.1:${healthPort}`,
+      ...args,
+    ],
+    logFile,
+  );
+  const healthUrl = `http://127.0.0.1:${healthPort}`;
+  const log = () => readFileSync(logFile, 'utf8');
+  const deadline = Date.now() + readyTimeoutMs;
+  for (;;) {
+    if (child.hasExited()) throw new Error(`worker process ${child.pid} exited (${await child.exited}) before it was ready; log ${logFile}:\n${log()}`);
+    const ready = await fetch(`${healthUrl}/readyz`, { signal: AbortSignal.timeout(5_000) }).then(
+      (response) => response.status === 200,
+      () => false,
+    );
+    if (ready) return { process: child, healthUrl, log };
+    if (Date.now() > deadline) {
+      await child.stop(5_000);
+      throw new Error(`worker process ${child.pid} not ready within ${readyTimeoutMs} ms; log ${logFile}:\n${log()}`);
+    }
+    await delay(200);
+  }
+}
