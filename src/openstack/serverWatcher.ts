@@ -21,9 +21,8 @@ export interface WatcherOptions {
   /** The slow tick, while none is; default 3 s. */
   slowTickMs?: number;
   /**
-   * Lists per waiting server per minute that ticking may cost, once more servers wait than the
-   * quick tick can serve within it; default 0.5. The tick is then stretched to 60 s ÷ (budget ×
-   * waiting servers), but never beyond `budgetTickMs`.
+   * Lists per waiting server per minute that ticking may cost; default 0.5. The tick is at least
+   * 60 s ÷ (budget × waiting servers), but the budget never stretches it beyond `budgetTickMs`.
    */
   callBudget?: number;
   /**
