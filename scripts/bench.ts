@@ -90,8 +90,8 @@ process.exit(report.ok ? 0 : 1);
 
 async function run(o: BenchOptions): Promise<void> {
   const timeline = new ServerTimeline();
-  // Two clouds: the batch's, with a realistic boot, and the single lifecycle's, booting in 5 s as
-  // the comparison is defined. Apart, neither one's boots teach the other's status poller.
+  // Two clouds: the batch's, and the single lifecycle's, which boots as the comparison is defined
+  // (5 s) whatever the batch's boot delay. Apart, neither one's boots teach the other's poller.
   const sim = await startSimulator({ bootDelayMs: o.bootDelayMs, deleteDelayMs: o.deleteDelayMs, onServerEvent: timeline.record });
   stops.push(() => sim.close());
   say(`batch simulator on ${sim.url}: boot ${o.bootDelayMs} ms, delete ${o.deleteDelayMs} ms`);
@@ -117,8 +117,7 @@ async function run(o: BenchOptions): Promise<void> {
   const temporal = new Client({ connection, namespace: 'default' });
 
   // glibc's default of up to 8 malloc arenas per core grows with the SDK's native threads; two
-  // hold the worker's native memory no slower (docs/benchmark.md, "Worker memory"). An operator's
-  // own setting in the environment wins.
+  // keep less resident (docs/benchmark.md, "Worker memory"). A setting in the environment wins.
   const workerEnv: Record<string, string> = { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
   if (o.workerNodeOptions) workerEnv.NODE_OPTIONS = o.workerNodeOptions;
   if (o.prebundle) {
