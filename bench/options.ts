@@ -4,7 +4,10 @@ import { projectRoot } from '../src/temporal/paths.js';
 
 export interface BenchOptions {
   lifecycles: number;
+  /** The batch's cloud: BUILD to ACTIVE. */
   bootDelayMs: number;
+  /** The single lifecycle's cloud (and the baseline's). */
+  singleBootDelayMs: number;
   deleteDelayMs: number;
   /** One batch of `lifecycles` per entry, with that many worker processes. */
   workers: number[];
@@ -54,14 +57,15 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   const program = new Command('npm run bench --')
     .description('N concurrent latent-worker lifecycles against the OpenStack simulator on a real Temporal dev server, with a no-Temporal baseline (docs/benchmark.md)')
     .option('--lifecycles <n>', 'concurrent lifecycles per batch', integer(1, 100_000), 1000)
-    .option('--boot-delay-ms <ms>', 'simulator: BUILD to ACTIVE', integer(0, 600_000), 5000)
+    .option('--boot-delay-ms <ms>', 'batch simulator: BUILD to ACTIVE', integer(0, 600_000), 5000)
+    .option('--single-boot-delay-ms <ms>', 'BUILD to ACTIVE for the single lifecycle and the baseline', integer(0, 600_000), 5000)
     .option('--delete-delay-ms <ms>', 'simulator: DELETE to gone', integer(0, 600_000), 1000)
     .option('--workers <counts>', 'worker processes per batch; "1,2" runs a batch with one, then one with two', workerCounts, [1])
     .option('--baseline-runs <n>', 'timed runs of the baseline and of one lifecycle through Temporal (after a warm-up run each)', integer(1, 50), 5)
     .option('--baseline-only', 'only compare one lifecycle without and with Temporal; no batch', false)
     .option('--no-baseline', 'skip the baseline and single-lifecycle comparison')
     .option('--no-prebundle', 'let each worker bundle the workflows itself at start, instead of handing it a prebuilt bundle')
-    .option('--worker-node-options <options>', 'NODE_OPTIONS for the worker processes only; "" for none', '--max-old-space-size=256')
+    .option('--worker-node-options <options>', 'NODE_OPTIONS for the worker processes only; "" for none', '--max-old-space-size=256 --max-semi-space-size=2')
     .option('--server-config <key=json>', 'dynamic config of the Temporal dev server (repeatable), e.g. matching.numTaskqueueReadPartitions=1', serverConfigValue, {})
     .option('--start-concurrency <n>', 'substantiate calls in flight at once', integer(1, 10_000), 100)
     .option('--signal-concurrency <n>', 'attached/release calls in flight at once', integer(1, 10_000), 100)
@@ -72,6 +76,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   const o = program.opts<{
     lifecycles: number;
     bootDelayMs: number;
+    singleBootDelayMs: number;
     deleteDelayMs: number;
     workers: number[];
     baselineRuns: number;
@@ -89,6 +94,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   return {
     lifecycles: o.lifecycles,
     bootDelayMs: o.bootDelayMs,
+    singleBootDelayMs: o.singleBootDelayMs,
     deleteDelayMs: o.deleteDelayMs,
     workers: o.workers,
     baselineRuns: o.baselineRuns,

@@ -64,7 +64,8 @@ async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
 
 describe('ServerWatcher', () => {
   it('watches 50 booting servers with one list call per tick and sees each ACTIVE well under a second after Nova', async () => {
-    const watch = watcher();
+    // Every tick a quick one: how the call budget stretches the tick is the next test's subject.
+    const watch = watcher({ budgetTickMs: 250 });
     const servers = await Promise.all(Array.from({ length: 50 }, (_, i) => create(`fifty-${i}`)));
     const posts = new Map(
       sim
@@ -97,6 +98,30 @@ describe('ServerWatcher', () => {
     console.log(`50 boots: ${statusCalls.length} status calls in ${elapsedMs} ms; ACTIVE detection lag p50 ${p50} ms, max ${Math.max(...lags)} ms`);
     expect(p50).toBeLessThan(1000);
     expect(Math.max(...lags)).toBeLessThan(2000);
+  });
+
+  it('spends at most its call budget per waiting server, ticking quicker the more servers wait', async () => {
+    const budget = 4;
+    const watch = watcher({ fastTickMs: 50, budgetTickMs: 1000, callBudget: budget });
+    const servers = await Promise.all(Array.from({ length: 60 }, (_, i) => create(`budget-${i}`)));
+    const since = Date.now();
+    // Waits for a delete that never comes: they last as long as the test lets them.
+    const waitFor = async (count: number, ms: number): Promise<number> => {
+      sim.clearRequests();
+      const signal = AbortSignal.timeout(ms);
+      const waits = servers.slice(0, count).map(({ id }) => watch.watch(id, 'gone', { since, signal }).catch(() => 'aborted'));
+      expect(await Promise.all(waits)).toEqual(Array(count).fill('aborted'));
+      return sim.requests().filter(isStatusCall).length;
+    };
+    const lone = await waitFor(1, 3000);
+    const many = await waitFor(60, 3000);
+    console.log(`call budget ${budget}/waiter/min: ${lone} lists in 3 s for 1 waiter, ${many} for 60`);
+    // One waiter: the budget's longest tick (1 s), not the quick one (50 ms: 60 lists).
+    expect(lone).toBeGreaterThanOrEqual(2);
+    expect(lone).toBeLessThanOrEqual(5);
+    // Sixty: 60 s ÷ (4 × 60) = a list every 250 ms, within 4 per waiter per minute (3 waiter-minutes: 12 lists).
+    expect(many).toBeGreaterThanOrEqual(2 * lone);
+    expect(many).toBeLessThanOrEqual(budget * 60 * (3000 / 60_000) + 2);
   });
 
   it("follows Nova's clock, not the worker's: a worker clock an hour behind still sees every boot", async () => {

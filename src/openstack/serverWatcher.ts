@@ -20,6 +20,17 @@ export interface WatcherOptions {
   fastTickMs?: number;
   /** The slow tick, while none is; default 3 s. */
   slowTickMs?: number;
+  /**
+   * Lists per waiting server per minute that ticking may cost; default 0.5. The tick is at least
+   * 60 s ÷ (budget × waiting servers), but the budget never stretches it beyond `budgetTickMs`.
+   */
+  callBudget?: number;
+  /**
+   * The longest the budget stretches the quick tick to; default five quick ticks (1 s). It bounds
+   * the detection lag whatever the number of waiters, and one list this often costs the cloud no
+   * more than polling one server by itself every second.
+   */
+  budgetTickMs?: number;
   /** A full list (no `changes-since`) at least this often while anyone waits; default 30 s. */
   resyncMs?: number;
   /**
@@ -108,9 +119,12 @@ export class ServerWatcher {
     private readonly source: ServerSource,
     options: WatcherOptions = {},
   ) {
+    const fastTickMs = options.fastTickMs ?? 200;
     this.options = {
-      fastTickMs: options.fastTickMs ?? 200,
+      fastTickMs,
       slowTickMs: options.slowTickMs ?? 3000,
+      callBudget: options.callBudget ?? 0.5,
+      budgetTickMs: options.budgetTickMs ?? fastTickMs * 5,
       resyncMs: options.resyncMs ?? 30_000,
       marginMs: options.marginMs ?? 5000,
       maxBackoffMs: options.maxBackoffMs ?? 15_000,
@@ -333,8 +347,18 @@ export class ServerWatcher {
     if (this.marks.length > MARKS_KEPT) this.marks.shift();
   }
 
-  /** Quick while some wait is expected to end soon (or its history is still unknown), slow otherwise. */
+  /**
+   * Quick while some wait is expected to end soon (or its history is still unknown), slow
+   * otherwise; never quicker than the call budget allows for the servers waiting, except for a
+   * first look at a server of unknown history (rare: a worker restart, a create made by another
+   * process), which is not put off, as `hurry` does not.
+   */
   private nextDelay(): number {
+    if (this.allWaiters().some((waiter) => !waiter.covered && this.coverFor(waiter) === undefined)) return this.options.fastTickMs;
+    return Math.max(this.scheduledDelay(), this.budgetedTickMs());
+  }
+
+  private scheduledDelay(): number {
     const { fastTickMs, slowTickMs } = this.options;
     const now = this.now();
     let delay = slowTickMs;
@@ -347,6 +371,17 @@ export class ServerWatcher {
       if (elapsed < window.fromMs) delay = Math.min(delay, window.fromMs - elapsed);
     }
     return Math.max(fastTickMs, delay);
+  }
+
+  /**
+   * The shortest tick the call budget allows: one list serves every waiter, so the cost per
+   * waiting server falls as more wait, and the quick tick is only reached when enough do (600
+   * with the defaults). A few waiters get the budget's longest tick, which keeps a lone boot's
+   * detection lag at half a second on average.
+   */
+  private budgetedTickMs(): number {
+    const { callBudget, budgetTickMs } = this.options;
+    return Math.min(budgetTickMs, 60_000 / (callBudget * this.waiting));
   }
 
   private failed(error: unknown): number {
