@@ -1,6 +1,6 @@
 // The library API for CI masters and for configs written in TypeScript.
 export { LatentWorkerClient, UnknownLifecycleError, PHASE_ORDER, type LifecycleSummary, type StartedLifecycle, type SubstantiateOptions, type WatchOptions } from './client/api.js';
-export { lifecycleInputSchema, inputProblems } from './workflows/inputSchema.js';
+export { lifecycleInputSchema, inputProblems } from './client/inputSchema.js';
 export { DEFAULT_TASK_QUEUE, LIFECYCLE_WORKFLOW_TYPE, QUERIES, SIGNALS, workflowIdFor } from './client/contract.js';
 export { temporalSettings, type TemporalSettings } from './client/settings.js';
 export { codecFromEnv, dataConverterFromEnv, EncryptionKeyError, PayloadDecryptionError } from './codec/index.js';

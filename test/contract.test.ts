@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TASK_QUEUE, LIFECYCLE_WORKFLOW_TYPE, QUERIES, SIGNALS, workflowIdFor } from '../src/client/contract.js';
 import { INPUT_SCHEMA_FILE, renderInputJsonSchema } from '../src/client/inputJsonSchema.js';
 import { loadConfigFile } from '../src/config/load.js';
-import { inputProblems } from '../src/workflows/inputSchema.js';
+import { inputProblems } from '../src/client/inputSchema.js';
 import type { LifecycleInput, WorkerSpec } from '../src/workflows/types.js';
 import { startLifecycleRig, type LifecycleRig } from './support/lifecycleRig.js';
 

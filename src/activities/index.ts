@@ -1,5 +1,6 @@
 import { authenticateActivity } from './auth.js';
 import type { CloudRegistry } from './cloudRegistry.js';
+import { checkInput } from './input.js';
 import { resolveImageActivity } from './images.js';
 import { logNotifier, type MissingNotifier } from './notify.js';
 import { reaperActivities } from './reaper.js';
@@ -16,6 +17,7 @@ export interface ActivityDeps {
 /** Every side effect of a lifecycle or of the reaper, built from the worker process's own dependencies. */
 export function createActivities({ clouds, notifier = logNotifier, deployment }: ActivityDeps) {
   return {
+    checkInput,
     authenticate: authenticateActivity(clouds),
     resolveImage: resolveImageActivity(clouds),
     ...serverActivities(clouds, { deployment }),

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { ConfigError, workerOrThrow, type LoadedConfig } from '../config/load.js';
-import { inputProblems } from '../workflows/inputSchema.js';
+import { inputProblems } from './inputSchema.js';
 import { attachedSignal, buildFinishedSignal, buildStartedSignal, releaseSignal, statusQuery } from '../workflows/messages.js';
 import { cloudKey, phaseKey, serverIdKey, workerNameKey } from '../workflows/searchAttributes.js';
 import type { latentWorkerLifecycle } from '../workflows/index.js';

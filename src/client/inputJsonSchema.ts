@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { lifecycleInputSchema } from '../workflows/inputSchema.js';
+import { lifecycleInputSchema } from './inputSchema.js';
 
 /** Where the generated schema is committed, relative to the project root. */
 export const INPUT_SCHEMA_FILE = 'contract/lifecycle-input.schema.json';

@@ -16,7 +16,11 @@ const converterKind = (dataConverter: DataConverter | undefined): ConverterKind 
 
 export async function writeWorkflowBundle(outFile: string, workflowsPath: string, dataConverter?: DataConverter, logger?: Logger): Promise<void> {
   const { code } = await bundleWorkflowCode({ workflowsPath, failureConverterPath: dataConverter?.failureConverterPath, logger });
-  writeFileSync(outFile, `${code}\n${MARK}${converterKind(dataConverter)}\n`);
+  // Before the inline source map, which must stay the last line: the SDK decodes the map from
+  // there to the end of the file, and text after it broke the decoding (seen as a JSON error).
+  const map = code.lastIndexOf('\n//# sourceMappingURL=');
+  const at = map === -1 ? code.length : map;
+  writeFileSync(outFile, `${code.slice(0, at)}\n${MARK}${converterKind(dataConverter)}${code.slice(at)}\n`);
 }
 
 /** The Worker.create option for a bundle file; throws naming the file when it is unusable. */
@@ -28,7 +32,7 @@ export function workflowBundleOption(file: string, dataConverter: DataConverter 
     throw new Error(`workflow bundle ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}); build it with \`npm run bundle:workflows -- --out ${file}\``);
   }
   if (!text.includes(MARK)) throw new Error(`${file} is not a workflow bundle built by \`npm run bundle:workflows\``);
-  const kind = text.slice(text.lastIndexOf(MARK) + MARK.length).trim();
+  const kind = text.slice(text.lastIndexOf(MARK) + MARK.length).split('\n', 1)[0]!.trim();
   if (kind !== converterKind(dataConverter)) {
     throw new Error(`workflow bundle ${file} holds the ${kind} failure converter, but this worker's payload encryption needs the ${converterKind(dataConverter)} one: rebuild it with the worker's LATENT_WORKER_* encryption settings`);
   }

@@ -1,10 +1,16 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
 // Each group gets the timeouts and retry bounds its kind of work needs. Errors that a retry
 // cannot fix (unknown image, bad request) are thrown as non-retryable by the activities.
+
+/** A pure check in the worker process: local, so it costs the lifecycle no task round trip. */
+export const inputCheck = proxyLocalActivities<Pick<Activities, 'checkInput'>>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', maximumAttempts: 3 },
+});
 
 /** Short REST calls: a bounded number of tries with capped backoff. */
 export const cloudCalls = proxyActivities<Pick<Activities, 'authenticate' | 'resolveImage' | 'createServer'>>({

@@ -1,10 +1,10 @@
-import { ActivityFailure, ApplicationFailure, condition, isCancellation, log, patched } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, isCancellation, log, patched, setHandler } from '@temporalio/workflow';
 import type { ResolvedImage } from '../activities/images.js';
-import { cloudCalls, notifications } from './activityStubs.js';
-import { inputProblems } from './inputSchema.js';
+import { cloudCalls, inputCheck, notifications } from './activityStubs.js';
 import { serveBuilds } from './builds.js';
 import { deleteLaunchedServer, launchServer } from './launch.js';
-import { LifecycleState } from './state.js';
+import { statusQuery } from './messages.js';
+import { LifecycleState, now } from './state.js';
 import type { LifecycleInput, LifecycleResult } from './types.js';
 
 /**
@@ -14,7 +14,7 @@ import type { LifecycleInput, LifecycleResult } from './types.js';
  * worker missing. Whatever happens, the server is deleted before the lifecycle ends.
  */
 export async function latentWorkerLifecycle(input: LifecycleInput): Promise<LifecycleResult> {
-  refuseInvalidInput(input);
+  await refuseInvalidInput(input);
   const { spec } = input;
   const state = new LifecycleState(spec);
   try {
@@ -60,10 +60,13 @@ export async function latentWorkerLifecycle(input: LifecycleInput): Promise<Life
  * once, naming each field, before anything touches the cloud (rather than a workflow task that
  * fails and is retried forever on a missing field).
  */
-function refuseInvalidInput(input: LifecycleInput): void {
+async function refuseInvalidInput(input: LifecycleInput): Promise<void> {
   // Lifecycles started before the check replay as they ran.
   if (!patched('validate-input')) return;
-  const problems = inputProblems(input);
+  // A master may ask for the status at once: it is "starting" until the input is known to be good.
+  const startedAt = now();
+  setHandler(statusQuery, () => ({ workerName: String(input?.spec?.name ?? ''), phase: 'starting', startedAt }));
+  const problems = await inputCheck.checkInput(input);
   if (problems.length > 0) throw ApplicationFailure.nonRetryable(`invalid lifecycle input: ${problems.join('; ')}`, 'InvalidInput');
 }
 
