@@ -57,7 +57,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   const program = new Command('npm run bench --')
     .description('N concurrent latent-worker lifecycles against the OpenStack simulator on a real Temporal dev server, with a no-Temporal baseline (docs/benchmark.md)')
     .option('--lifecycles <n>', 'concurrent lifecycles per batch', integer(1, 100_000), 1000)
-    .option('--boot-delay-ms <ms>', 'batch simulator: BUILD to ACTIVE', integer(0, 600_000), 5000)
+    .option('--boot-delay-ms <ms>', "batch simulator: BUILD to ACTIVE (a real VM's boot and CI worker start take tens of seconds)", integer(0, 600_000), 60_000)
     .option('--single-boot-delay-ms <ms>', 'BUILD to ACTIVE for the single lifecycle and the baseline', integer(0, 600_000), 5000)
     .option('--delete-delay-ms <ms>', 'simulator: DELETE to gone', integer(0, 600_000), 1000)
     .option('--workers <counts>', 'worker processes per batch; "1,2" runs a batch with one, then one with two', workerCounts, [1])
