@@ -36,6 +36,8 @@ export interface BatchOptions {
   signalConcurrency: number;
   /** Epoch ms after which unfinished lifecycles count as failed. */
   deadline: number;
+  /** Settles with a reason when the batch cannot go on (a worker process died): fail it then, not at the deadline. */
+  abort?: Promise<string>;
   progress?: (line: string) => void;
 }
 
@@ -103,11 +105,15 @@ export async function runBatch(options: BatchOptions): Promise<BatchRun> {
   const timedOut = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), Math.max(0, options.deadline - Date.now()));
   });
+  const aborted = (options.abort ?? new Promise<never>(() => {})).then((reason) => ({ reason }));
   try {
-    if ((await Promise.race([Promise.all(lifecycles), timedOut])) === 'timeout') {
-      for (const record of records.values()) if (record.finishedAt === undefined) record.error ??= 'did not finish before the benchmark timeout';
+    const outcome = await Promise.race([Promise.all(lifecycles), timedOut, aborted]);
+    if (outcome === 'timeout' || (typeof outcome === 'object' && 'reason' in outcome)) {
+      const why = outcome === 'timeout' ? 'did not finish before the benchmark timeout' : `did not finish: ${outcome.reason}`;
+      for (const record of records.values()) if (record.finishedAt === undefined) record.error ??= why;
+    } else {
+      await Promise.race([Promise.all(signals), timedOut, aborted]);
     }
-    await Promise.race([Promise.all(signals), timedOut]);
   } finally {
     clearTimeout(timer);
     unsubscribe();

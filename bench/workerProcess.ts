@@ -68,6 +68,11 @@ export class BenchWorker {
     return !this.process.hasExited();
   }
 
+  /** Settles when the process ends, with how it ended. */
+  get exited(): Promise<string> {
+    return this.process.exited;
+  }
+
   log(): string {
     try {
       return readFileSync(this.logFile, 'utf8');

@@ -228,6 +228,7 @@ async function runOneBatch(
     startConcurrency: o.startConcurrency,
     signalConcurrency: o.signalConcurrency,
     deadline: startedAt.getTime() + o.timeoutSeconds * 1000 - 30_000,
+    abort: Promise.race(workers.map((w) => w.exited.then((how) => `worker process ${w.pid} exited (${how}); see its log`))),
     progress: say,
   });
   const cpu = process.cpuUsage(benchCpu);
