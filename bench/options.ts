@@ -73,39 +73,12 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     .option('--timeout <seconds>', 'everything is stopped and the run fails after this long', integer(10, 86_400), 1800)
     .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
     .parse([...argv], { from: 'user' });
-  const o = program.opts<{
-    lifecycles: number;
-    bootDelayMs: number;
-    singleBootDelayMs: number;
-    deleteDelayMs: number;
-    workers: number[];
-    baselineRuns: number;
-    baselineOnly: boolean;
-    baseline: boolean;
-    prebundle: boolean;
-    workerNodeOptions?: string;
-    serverConfig: Record<string, unknown>;
-    startConcurrency: number;
-    signalConcurrency: number;
-    out?: string;
-    timeout: number;
-  }>();
+  // Commander's names are the report's, but for --out (optional here) and --timeout (seconds).
+  const { out, timeout, ...o } = program.opts<Omit<BenchOptions, 'out' | 'timeoutSeconds'> & { out?: string; timeout: number }>();
   if (o.baselineOnly && !o.baseline) program.error('--baseline-only and --no-baseline leave nothing to run', { exitCode: 2 });
   return {
-    lifecycles: o.lifecycles,
-    bootDelayMs: o.bootDelayMs,
-    singleBootDelayMs: o.singleBootDelayMs,
-    deleteDelayMs: o.deleteDelayMs,
-    workers: o.workers,
-    baselineRuns: o.baselineRuns,
-    baselineOnly: o.baselineOnly,
-    baseline: o.baseline,
-    prebundle: o.prebundle,
-    workerNodeOptions: o.workerNodeOptions,
-    serverConfig: o.serverConfig,
-    startConcurrency: o.startConcurrency,
-    signalConcurrency: o.signalConcurrency,
-    out: path.resolve(o.out ?? path.join(projectRoot, '.scratch', 'bench', `report-${stamp}.json`)),
-    timeoutSeconds: o.timeout,
+    ...o,
+    out: path.resolve(out ?? path.join(projectRoot, '.scratch', 'bench', `report-${stamp}.json`)),
+    timeoutSeconds: timeout,
   };
 }
