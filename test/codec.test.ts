@@ -179,12 +179,22 @@ describe('a lifecycle with payload encryption on', () => {
       expect(raw.strings.filter((text) => text.includes(canary))).toEqual([]);
     }
     expect(raw.searchAttributeStrings.join(' ')).toContain(status.serverId!);
+    const markerNames = new Set<string>();
     for (const marker of raw.markers) {
-      const { markerName, details } = marker as { markerName: string; details: Record<string, { payloads: { data: string }[] }> };
+      const { markerName, details } = marker as { markerName: string; details: Record<string, { payloads: { metadata: { encoding: string }; data: string }[] }> };
+      markerNames.add(markerName);
+      const decoded = (name: string) => details[name]!.payloads.map(({ metadata, data }) => ({ encoding: Buffer.from(metadata.encoding, 'base64').toString(), text: Buffer.from(data, 'base64').toString() }));
+      if (markerName === 'core_local_activity') {
+        // The input check: the SDK's bookkeeping in plain JSON (which activity, when), its result sealed.
+        expect(decoded('data').map(({ text }) => (JSON.parse(text) as { activity_type: string }).activity_type)).toEqual(['checkInput']);
+        expect(decoded('result').map(({ encoding }) => encoding)).toEqual([ENCRYPTED_ENCODING]);
+        continue;
+      }
       expect(markerName).toBe('core_patch');
       const patches = Object.values(details).flatMap(({ payloads }) => payloads.map(({ data }) => JSON.parse(Buffer.from(data, 'base64').toString()) as unknown));
       expect(patches).toEqual(patches.map(() => ({ id: expect.any(String), deprecated: false })));
     }
+    expect(markerNames).toEqual(new Set(['core_patch', 'core_local_activity']));
 
     // A client with the keys reads it all back; one without cannot.
     expect(await (await rig.client.temporal.workflow.getHandle(handle.workflowId).describe()).staticSummary()).toContain(`flavor ${FLAVOR_NAME}`);
@@ -388,7 +398,7 @@ interface ReadableHistory {
   /** Every other string of the history, search attributes aside. */
   strings: string[];
   searchAttributeStrings: string[];
-  /** The SDK's own patch markers (`patched()`), which it writes without the codec: the patch id only. */
+  /** The SDK's own markers, which it writes without the codec: patch ids, and local activities' bookkeeping (their results go through the codec). */
   markers: unknown[];
   failures: { message?: string; stackTrace?: string; encodedAttributes?: unknown }[];
 }
