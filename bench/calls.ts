@@ -121,3 +121,34 @@ function statusReadsDuringBoot(requests: readonly RecordedRequest[], windows: re
   const minutes = windows.reduce((sum, w) => sum + Math.max(0, w.to - w.from), 0) / 60_000;
   return { reads, minutes };
 }
+
+/** The most requests received within any `windowMs` (a sliding window over arrival times). */
+export function peakRate(requests: readonly RecordedRequest[], windowMs = 1000): number {
+  const times = requests.map((r) => r.at).sort((a, b) => a - b);
+  let peak = 0;
+  for (let end = 0, start = 0; end < times.length; end++) {
+    while (times[end]! - times[start]! >= windowMs) start += 1;
+    peak = Math.max(peak, end - start + 1);
+  }
+  return peak;
+}
+
+const SERVER_CREATE = /^\/compute\/v2(\.1)?\/servers$/;
+
+/** The most server creates (POST /servers) in progress at the cloud at once: received and not yet answered. */
+export function peakConcurrentCreates(requests: readonly RecordedRequest[]): number {
+  const edges: [number, number][] = [];
+  for (const r of requests) {
+    if (r.method !== 'POST' || !SERVER_CREATE.test(r.path)) continue;
+    edges.push([r.at, 1], [r.answeredAt ?? Number.POSITIVE_INFINITY, -1]);
+  }
+  // Ends before starts at the same millisecond: an answer then a new request is not an overlap.
+  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let current = 0;
+  let peak = 0;
+  for (const [, step] of edges) {
+    current += step;
+    peak = Math.max(peak, current);
+  }
+  return peak;
+}

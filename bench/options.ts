@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { projectRoot } from '../src/temporal/paths.js';
+import { WORKER_PROCESS_ENV } from '../src/worker/tuning.js';
 
 export interface BenchOptions {
   lifecycles: number;
@@ -15,6 +16,14 @@ export interface BenchOptions {
   baselineRuns: number;
   baselineOnly: boolean;
   baseline: boolean;
+  /** Run bare workflows after each batch as the CPU yardstick (docs/benchmark.md, "Work per lifecycle"). */
+  calibration: boolean;
+  /**
+   * No-op activities per calibration workflow; by default as many as a lifecycle's mean. Fixed, it
+   * keeps the yardstick the same when two versions of the lifecycle with different activity counts
+   * are compared.
+   */
+  calibrationActivities?: number;
   /** Hand the workers a workflow bundle built ahead of time, as docs/benchmark.md recommends. */
   prebundle: boolean;
   /** NODE_OPTIONS of the worker processes only, e.g. a heap limit. */
@@ -64,8 +73,10 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     .option('--baseline-runs <n>', 'timed runs of the baseline and of one lifecycle through Temporal (after a warm-up run each)', integer(1, 50), 5)
     .option('--baseline-only', 'only compare one lifecycle without and with Temporal; no batch', false)
     .option('--no-baseline', 'skip the baseline and single-lifecycle comparison')
+    .option('--no-calibration', 'skip the bare-workflow calibration run after each batch')
+    .option('--calibration-activities <n>', "no-op activities per calibration workflow (default: a lifecycle's mean activity tasks)", integer(1, 100))
     .option('--no-prebundle', 'let each worker bundle the workflows itself at start, instead of handing it a prebuilt bundle')
-    .option('--worker-node-options <options>', 'NODE_OPTIONS for the worker processes only; "" for none', '--max-old-space-size=256 --max-semi-space-size=2')
+    .option('--worker-node-options <options>', 'NODE_OPTIONS for the worker processes only; "" for none', WORKER_PROCESS_ENV.NODE_OPTIONS)
     .option('--server-config <key=json>', 'dynamic config of the Temporal dev server (repeatable), e.g. matching.numTaskqueueReadPartitions=1', serverConfigValue, {})
     .option('--start-concurrency <n>', 'substantiate calls in flight at once', integer(1, 10_000), 100)
     .option('--signal-concurrency <n>', 'attached/release calls in flight at once', integer(1, 10_000), 100)

@@ -1,4 +1,6 @@
 import type { WorkerTuning } from '../src/worker/tuning.js';
+import type { CalibrationReport } from './calibration/index.js';
+import type { HistoryWorkSummary } from './historyStats.js';
 import type { CallCounts } from './calls.js';
 import type { Distribution } from './stats.js';
 
@@ -17,21 +19,31 @@ export interface ProcessFigures {
 export interface BatchReport {
   workerProcesses: number;
   lifecycles: number;
+  workerNames: string[];
   wallSeconds: number;
   lifecyclesPerSecond: number;
   /** Milliseconds; see docs/benchmark.md for where each begins and ends. */
   phases: {
     startToCreate?: Distribution;
     activeDetectionLag?: Distribution;
+    /** The lag in parts (bench/activeLag.ts): ACTIVE to the next status list, that list to the status signal, the signal to the task that saw it. */
+    toNextList?: Distribution;
+    listToSignal?: Distribution;
+    signalToSeen?: Distribution;
     attachToDelete?: Distribution;
     lifecycle?: Distribution;
   };
   calls: CallCounts & { perLifecycle: Record<string, number> };
   workers: ProcessFigures[];
+  /** What the batch's cloud saw, beside the limits the config gives it. */
+  cloud?: { peakRequestsPerSecond: number; peakConcurrentCreates: number; requestsPerSecond: number; maxConcurrentCreates: number };
   /** The benchmark process (simulator and CI master), for reference. */
   benchProcessCpuSeconds: number;
   /** The Temporal dev server, which shares the machine's cores with everything else. */
   temporalServerCpuSeconds: number;
+  /** What the lifecycles' histories hold, read after the batch. */
+  history?: HistoryWorkSummary;
+  calibration?: CalibrationReport;
   failures: number;
   failureSamples: { workerName: string; outcome?: string; error?: string }[];
   relaunches: number;
@@ -86,7 +98,7 @@ export function renderText(report: BenchReport): string {
     lines.push('');
     lines.push(`${b.lifecycles} concurrent lifecycles, ${b.workerProcesses} worker process(es): ${b.wallSeconds.toFixed(1)} s wall, ${b.lifecyclesPerSecond.toFixed(2)} lifecycles/s, ${b.failures} failed, ${b.relaunches} relaunched, ${b.serversLeft} servers left`);
     lines.push('  phase (ms)                count     p50     p95     p99     max');
-    for (const [name, d] of Object.entries({ 'start → create': b.phases.startToCreate, 'ACTIVE detection lag': b.phases.activeDetectionLag, 'attach → deleted': b.phases.attachToDelete, 'whole lifecycle': b.phases.lifecycle })) {
+    for (const [name, d] of Object.entries({ 'start → create': b.phases.startToCreate, 'ACTIVE detection lag': b.phases.activeDetectionLag, '  ACTIVE → next list': b.phases.toNextList, '  list → status signal': b.phases.listToSignal, '  signal → seen': b.phases.signalToSeen, 'attach → deleted': b.phases.attachToDelete, 'whole lifecycle': b.phases.lifecycle })) {
       lines.push(`  ${name.padEnd(22)} ${ms(d, 'count').padStart(8)} ${ms(d, 'p50').padStart(7)} ${ms(d, 'p95').padStart(7)} ${ms(d, 'p99').padStart(7)} ${ms(d, 'max').padStart(7)}`);
     }
     const perLc = b.calls.perLifecycle;
@@ -96,6 +108,16 @@ export function renderText(report: BenchReport): string {
     for (const [kind, n] of Object.entries(b.calls.byKind)) lines.push(`    ${String(n).padStart(7)}  ${kind}`);
     for (const w of b.workers) lines.push(`  worker pid ${w.pid}: RSS ${w.readyRssMiB.toFixed(0)} MiB once polling, peak ${w.peakRssMiB.toFixed(0)} MiB in the batch (lifetime VmHWM ${w.hwmMiB.toFixed(0)} MiB), CPU ${w.cpuSecondsBatch.toFixed(1)} s in the batch (${w.cpuSecondsTotal.toFixed(1)} s in all)`);
     lines.push(`  CPU in the batch: Temporal dev server ${b.temporalServerCpuSeconds.toFixed(1)} s, benchmark process (simulator + CI master) ${b.benchProcessCpuSeconds.toFixed(1)} s`);
+    const workerCpu = b.workers.reduce((sum, w) => sum + w.cpuSecondsBatch, 0);
+    const cpuTotal = workerCpu + b.temporalServerCpuSeconds + b.benchProcessCpuSeconds;
+    const share = (x: number) => `${((100 * x) / Math.max(cpuTotal, 1e-9)).toFixed(0)} %`;
+    lines.push(
+      `  CPU profile: ${cpuTotal.toFixed(1)} s in ${b.wallSeconds.toFixed(1)} s wall (${(cpuTotal / b.wallSeconds).toFixed(2)} cores busy); Temporal server ${share(b.temporalServerCpuSeconds)}, ` +
+        `${b.workers.map((w) => `worker ${w.pid} ${share(w.cpuSecondsBatch)}`).join(', ')}, bench ${share(b.benchProcessCpuSeconds)}; ` +
+        `lifecycles per Temporal-server CPU second ${(b.lifecycles / Math.max(b.temporalServerCpuSeconds, 1e-9)).toFixed(2)}`,
+    );
+    if (b.cloud) lines.push(`  cloud: peak ${b.cloud.peakRequestsPerSecond} requests/s (requests_per_second ${b.cloud.requestsPerSecond}), peak ${b.cloud.peakConcurrentCreates} creates in progress (max_concurrent_creates ${b.cloud.maxConcurrentCreates})`);
+    lines.push(...renderWork(b));
     for (const f of b.failureSamples) lines.push(`  failed: ${f.workerName} ${f.outcome ?? ''} ${f.error ?? ''}`);
   }
   if (report.targets.length) {
@@ -105,4 +127,33 @@ export function renderText(report: BenchReport): string {
   }
   if (report.error) lines.push(`\nERROR: ${report.error}`);
   return lines.join('\n');
+}
+
+const perMs = (seconds: number, count: number) => `${((seconds * 1000) / Math.max(1, count)).toFixed(1)} ms`;
+
+/** Work per lifecycle and CPU beside the same run's calibration: the figures that compare between machines. */
+function renderWork(b: BatchReport): string[] {
+  const h = b.history;
+  if (!h) return [];
+  const m = h.mean;
+  const lines = [
+    `  work per lifecycle (${h.runs} histories): ${m.events.toFixed(1)} history events (largest ${h.maxEvents}), ${m.workflowTasks.toFixed(1)} workflow tasks (most ${h.maxWorkflowTasks}), ${m.activityTasks.toFixed(1)} activity tasks, ` +
+      `${m.localActivities.toFixed(1)} local activities, ${m.upserts.toFixed(1)} search-attribute upserts, ${m.markers.toFixed(1)} other markers, ${m.timers.toFixed(1)} timers, ${m.signals.toFixed(1)} signals`,
+  ];
+  const workerCpu = b.workers.reduce((sum, w) => sum + w.cpuSecondsBatch, 0);
+  lines.push(`  CPU per lifecycle: worker ${perMs(workerCpu, b.lifecycles)}, Temporal server ${perMs(b.temporalServerCpuSeconds, b.lifecycles)}`);
+  const c = b.calibration;
+  if (c) {
+    const cm = c.history.mean;
+    lines.push(
+      `  calibration, same run: ${c.workflows} bare workflows × ${c.activitiesPerWorkflow} no-op activities (${cm.events.toFixed(1)} events, ${cm.workflowTasks.toFixed(1)} workflow tasks each) in ${c.wallSeconds.toFixed(1)} s: ` +
+        `worker ${perMs(c.workerCpuSeconds, c.workflows)}, Temporal server ${perMs(c.temporalServerCpuSeconds, c.workflows)} per workflow`,
+    );
+    const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : '-');
+    lines.push(
+      `  lifecycle ÷ calibration: history events ${ratio(m.events, cm.events)}, workflow tasks ${ratio(m.workflowTasks, cm.workflowTasks)}, ` +
+        `worker CPU ${ratio(workerCpu / b.lifecycles, c.workerCpuSeconds / c.workflows)}, Temporal server CPU ${ratio(b.temporalServerCpuSeconds / b.lifecycles, c.temporalServerCpuSeconds / c.workflows)}`,
+    );
+  }
+  return lines;
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { spawnGuarded, type GuardedProcess } from '../src/temporal/guardedProcess.js';
+import { devServerEnv, envArgs } from '../src/temporal/devServer.js';
 import { projectRoot } from '../src/temporal/paths.js';
 import { ProcSampler } from './procStats.js';
 
@@ -36,12 +37,12 @@ export class BenchWorker {
   }
 
   static async start(options: BenchWorkerOptions): Promise<BenchWorker> {
-    const vars = { TEMPORAL_ADDRESS: options.temporalAddress, LATENT_WORKER_TASK_QUEUE: options.taskQueue, ...options.env };
+    const vars = { ...devServerEnv(options.temporalAddress), LATENT_WORKER_TASK_QUEUE: options.taskQueue, ...options.env };
     // `env` execs node in place, so the pid sampled is the worker's own. No reaper schedule: its
     // runs would add Nova and Keystone calls of their own to the counts.
     const guarded = spawnGuarded(
       'env',
-      [...Object.entries(vars).map(([k, v]) => `${k}=${v}`), process.execPath, '--import', 'tsx', CLI, '--config', options.configFile, 'worker', '--no-reaper'],
+      [...envArgs(vars), process.execPath, '--import', 'tsx', CLI, '--config', options.configFile, 'worker', '--no-reaper'],
       options.logFile,
     );
     const worker = new BenchWorker(guarded, options.logFile);

@@ -8,8 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger } from '@temporalio/worker';
+import { WORKER_PROCESS_ENV } from '../src/worker/tuning.js';
 import { baselineClient, baselineLifecycle } from '../bench/baseline.js';
-import { countCalls, isTokenRequest, serviceOf, type BootWindow } from '../bench/calls.js';
+import { runCalibration } from '../bench/calibration/index.js';
+import { activeLagParts } from '../bench/activeLag.js';
+import { historyWork } from '../bench/historyStats.js';
+import { countCalls, isTokenRequest, peakConcurrentCreates, peakRate, serviceOf, type BootWindow } from '../bench/calls.js';
 import { failed, runBatch, type BatchRun, type LifecycleRecord } from '../bench/master.js';
 import { parseBenchOptions, type BenchOptions } from '../bench/options.js';
 import { renderText, type BatchReport, type BenchReport, type ComparisonReport, type ProcessFigures, type Target } from '../bench/report.js';
@@ -18,6 +22,7 @@ import { ServerTimeline } from '../bench/timeline.js';
 import { BenchWorker } from '../bench/workerProcess.js';
 import { ProcSampler } from '../bench/procStats.js';
 import { LatentWorkerClient } from '../src/client/api.js';
+import { workflowIdFor } from '../src/contract/index.js';
 import { loadConfigFile, type LoadedConfig } from '../src/config/load.js';
 import { SEED_SIMPLEST_EXAMPLE } from '../src/config/seedExample.js';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
@@ -118,7 +123,7 @@ async function run(o: BenchOptions): Promise<void> {
 
   // glibc's default of up to 8 malloc arenas per core grows with the SDK's native threads; two
   // keep less resident (docs/benchmark.md, "Worker memory"). A setting in the environment wins.
-  const workerEnv: Record<string, string> = { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
+  const workerEnv: Record<string, string> = { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? WORKER_PROCESS_ENV.MALLOC_ARENA_MAX };
   if (o.workerNodeOptions) workerEnv.NODE_OPTIONS = o.workerNodeOptions;
   if (o.prebundle) {
     workerEnv.LATENT_WORKER_WORKFLOW_BUNDLE = path.join(runDir, 'workflow-bundle.js');
@@ -139,11 +144,38 @@ async function run(o: BenchOptions): Promise<void> {
         say(`one lifecycle: ${Math.round(comparison.baselineMedianMs)} ms without Temporal, ${Math.round(comparison.temporalMedianMs)} ms with (ratio ${comparison.ratio.toFixed(3)})`);
       }
       if (o.baselineOnly) continue;
-      report.batches.push(await runOneBatch(client, config, timeline, sim, workers, serverSampler, workersStartedAt, o));
+      const batch = await runOneBatch(client, config, timeline, sim, workers, serverSampler, workersStartedAt, o);
+      report.batches.push(batch);
+      await measureWork(batch, temporal, server, serverSampler, workerEnv, o);
     } finally {
       await stopWorkers(workers);
     }
   }
+}
+
+/**
+ * The work per lifecycle, which does not depend on the machine: what its history holds, and its
+ * CPU beside the CPU of bare workflows with as many activities, run on the same server right after.
+ */
+async function measureWork(batch: BatchReport, temporal: Client, server: DevServer, serverSampler: ProcSampler, env: Record<string, string>, o: BenchOptions): Promise<void> {
+  const names = batch.workerNames;
+  batch.history = await historyWork(temporal, names.map(workflowIdFor));
+  say(`histories read: ${batch.history.mean.events.toFixed(1)} events per lifecycle`);
+  if (!o.calibration) return;
+  const activities = o.calibrationActivities ?? Math.max(1, Math.round(batch.history.mean.activityTasks));
+  say(`calibration: ${names.length} bare workflows × ${activities} no-op activities`);
+  batch.calibration = await runCalibration({
+    client: temporal,
+    serverAddress: server.address,
+    serverSampler,
+    workflows: names.length,
+    activitiesPerWorkflow: activities,
+    startConcurrency: o.startConcurrency,
+    logFile: path.join(runDir, 'calibration-worker.log'),
+    env,
+    deadline: startedAt.getTime() + o.timeoutSeconds * 1000 - 30_000,
+  });
+  say(`calibration done: ${batch.calibration.wallSeconds.toFixed(1)} s`);
 }
 
 /** Stopping a stopped worker does nothing, so the same stop may also run again at exit. */
@@ -244,6 +276,10 @@ async function runOneBatch(
     };
   });
   const batch = summarize(run, sim, workers.length, workersStartedAt, figures);
+  const { requestsPerSecond, maxConcurrentCreates } = config.workers.get(specs[0]!.name)!.limits;
+  const inBatch = sim.requests().filter((r) => r.at >= run.startedAt && r.at <= run.endedAt);
+  batch.cloud = { peakRequestsPerSecond: peakRate(inBatch), peakConcurrentCreates: peakConcurrentCreates(inBatch), requestsPerSecond, maxConcurrentCreates };
+  Object.assign(batch.phases, await activeLagParts(client.temporal, run.records, inBatch));
   batch.benchProcessCpuSeconds = (cpu.user + cpu.system) / 1e6;
   batch.temporalServerCpuSeconds = (serverSampler.sample()?.cpuSeconds ?? serverCpu) - serverCpu;
   say(`batch done: ${batch.wallSeconds.toFixed(1)} s, ${batch.failures} failed, ${batch.serversLeft} servers left`);
@@ -266,6 +302,7 @@ function summarize(run: BatchRun, sim: Simulator, workerProcesses: number, worke
   return {
     workerProcesses,
     lifecycles: records.length,
+    workerNames: records.map((r) => r.workerName),
     wallSeconds,
     lifecyclesPerSecond: records.length / wallSeconds,
     phases: {
@@ -287,6 +324,16 @@ function summarize(run: BatchRun, sim: Simulator, workerProcesses: number, worke
 
 function targets(r: BenchReport, o: BenchOptions): Target[] {
   const list: Target[] = [];
+  const one = r.batches.find((b) => b.workerProcesses === 1);
+  for (const b of r.batches.filter((batch) => batch.workerProcesses > 1 && one)) {
+    const ratio = b.lifecyclesPerSecond / one!.lifecyclesPerSecond;
+    list.push({ name: `throughput with ${b.workerProcesses} worker processes ÷ with 1`, target: '≥ 0.95', measured: `${ratio.toFixed(3)} (${b.lifecyclesPerSecond.toFixed(2)} ÷ ${one!.lifecyclesPerSecond.toFixed(2)} lifecycles/s)`, met: ratio >= 0.95 });
+  }
+  const rates = r.batches.flatMap((b) => (b.calls.novaStatusReadsPerBootingServerMinute === undefined ? [] : [b.calls.novaStatusReadsPerBootingServerMinute]));
+  if (rates.length > 1) {
+    const spread = (Math.max(...rates) - Math.min(...rates)) / Math.min(...rates);
+    list.push({ name: 'status reads per booting server per minute, spread across worker process counts', target: '≤ 10 %', measured: `${(spread * 100).toFixed(1)} % (${rates.map((x) => x.toFixed(2)).join(', ')})`, met: spread <= 0.1 });
+  }
   const c = r.comparison;
   if (c?.ratio !== undefined) {
     list.push({ name: 'one lifecycle with Temporal / without', target: '≤ 1.2', measured: `${c.ratio.toFixed(3)} (+${Math.round(c.addedMs!)} ms; boot delay ${o.singleBootDelayMs} ms)`, met: c.ratio <= 1.2 });
@@ -301,6 +348,12 @@ function targets(r: BenchReport, o: BenchOptions): Target[] {
       { name: `servers left (${at})`, target: '0', measured: String(b.serversLeft), met: b.serversLeft === 0 },
       { name: `Nova status reads per booting server per minute (${at})`, target: '≤ 1 (Buildbot: 12)', measured: rate === undefined ? '-' : rate.toFixed(2), met: rate !== undefined && rate <= 1 },
       { name: `ACTIVE detection lag p50 (${at})`, target: '≤ 1000 ms', measured: lag === undefined ? '-' : `${lag} ms`, met: lag !== undefined && lag <= 1000 },
+      ...(b.cloud
+        ? [
+            { name: `cloud's peak request rate (${at})`, target: `≤ ${b.cloud.requestsPerSecond}/s (requests_per_second)`, measured: `${b.cloud.peakRequestsPerSecond}/s`, met: b.cloud.peakRequestsPerSecond <= b.cloud.requestsPerSecond },
+            { name: `cloud's peak concurrent creates (${at})`, target: `≤ ${b.cloud.maxConcurrentCreates} (max_concurrent_creates)`, measured: String(b.cloud.peakConcurrentCreates), met: b.cloud.peakConcurrentCreates <= b.cloud.maxConcurrentCreates },
+          ]
+        : []),
       // Counted on the batch's cloud, and the batch is far shorter than a token's lifetime (1 h).
       { name: `Keystone token requests (${at})`, target: `≤ ${b.workerProcesses} (1 cloud × 1 token lifetime × ${b.workerProcesses} process(es))`, measured: String(b.calls.keystoneTokenRequests), met: b.calls.keystoneTokenRequests <= b.workerProcesses },
       { name: `worker peak RSS (${at})`, target: '≤ 512 MiB', measured: `${rss.toFixed(0)} MiB`, met: rss <= 512 },

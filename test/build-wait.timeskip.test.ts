@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LatentWorkerClient } from '../src/client/api.js';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
 import { createTimeSkippingEnv } from './support/temporal.js';
-import { runSkippingTime } from './support/timeSkippingRig.js';
+import { runSkippingTime, untilWaitingForAttach } from './support/timeSkippingRig.js';
 
 // build_wait_timeout as Buildbot defines it, on a time-skipping server (its clock is shared, so
 // these run one after another).
@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 async function attachAndBuild(client: LatentWorkerClient, name: string, builds: number): Promise<void> {
-  await client.waitForPhase(name, 'waiting-for-attach', { intervalMs: 50 });
+  await untilWaitingForAttach(env, client, name);
   await client.attached(name);
   for (let build = 0; build < builds; build += 1) {
     await client.buildStarted(name);
@@ -62,7 +62,7 @@ describe.sequential('build_wait_timeout', () => {
 
   it('does not count a running build as idle time', async () => {
     const { result } = await runSkippingTime(env, simulator, { build_wait_timeout: 60 }, async (client, name) => {
-      await client.waitForPhase(name, 'waiting-for-attach', { intervalMs: 50 });
+      await untilWaitingForAttach(env, client, name);
       await client.attached(name);
       await client.buildStarted(name);
       await env.sleep('2 hours');

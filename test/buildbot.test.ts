@@ -6,7 +6,7 @@ import { projectRoot } from '../src/temporal/paths.js';
 import { freePort } from '../src/temporal/ports.js';
 import type { GuardedProcess } from '../src/temporal/guardedProcess.js';
 import type { LifecycleResult, LifecycleStatus } from '../src/workflows/types.js';
-import { buildbotCommand, checkConfig, readBuilds, requireBuildbot, RESULT_NAMES, startDaemon, tail, venvPython, type BuildRow } from './support/buildbot.js';
+import { buildbotCommand, checkConfig, eventually, readBuilds, requireBuildbot, RESULT_NAMES, startDaemon, tail, venvPython, type BuildRow } from './support/buildbot.js';
 import { startLifecycleRig, type LifecycleRig } from './support/lifecycleRig.js';
 import { BUILDBOT_WORKER_PASSWORD } from './support/secrets.js';
 import { temporalAddress } from './support/temporal.js';
@@ -52,7 +52,6 @@ c["workers"] = [
         meta={"ci-branch": util.Interpolate("%(prop:branch)s"), "ci-run": util.Interpolate("%(prop:ci-run)s")},
         build_wait_timeout=0,
         missing_timeout=120,
-        cloud=${py(`${rig.simulator.authUrlV2}#tenant`)},
         temporal_address=${py(temporalAddress())},
         task_queue=${py(rig.client.taskQueue)},
         stop_timeout=60,
@@ -61,7 +60,6 @@ c["workers"] = [
         ${py(brokenName)}, ${py(BUILDBOT_WORKER_PASSWORD)},
         flavor=1,
         image="no-such-image",
-        cloud=${py(`${rig.simulator.authUrlV2}#tenant`)},
         temporal_address=${py(temporalAddress())},
         task_queue=${py(rig.client.taskQueue)},
         stop_timeout=60,
@@ -71,7 +69,6 @@ c["workers"] = [
         flavor=1,
         image=${py(IMAGE)},
         build_wait_timeout=600,
-        cloud=${py(`${rig.simulator.authUrlV2}#tenant`)},
         temporal_address=${py(temporalAddress())},
         task_queue=${py(rig.client.taskQueue)},
         stop_timeout=60,
@@ -89,17 +86,6 @@ c["builders"] = [
     util.BuilderConfig(name="kept-worker", workernames=[${py(keptName)}], factory=hello),
 ]
 `;
-}
-
-/** Polls `probe` until it returns a value, failing with `describe()` after `timeoutMs`. */
-async function eventually<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, describe: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s\n${describe()}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }
 
 function logs(): string {
@@ -156,7 +142,7 @@ describe('Buildbot 3.7 with TemporalOpenStackLatentWorker', () => {
     console.log(`python tests: ${summary![0]}`);
   });
 
-  it('refuses a master.cfg with cloud credentials or bad server options, naming the argument', async () => {
+  it('refuses a master.cfg with account arguments but no fleet key to seal them with, or bad server options, naming the argument', async () => {
     const badDir = path.join(workDir, 'bad-master');
     mkdirSync(badDir);
     writeFileSync(
@@ -164,14 +150,14 @@ describe('Buildbot 3.7 with TemporalOpenStackLatentWorker', () => {
       `from latent_worker_buildbot import TemporalOpenStackLatentWorker
 c = BuildmasterConfig = {"buildbotNetUsageData": None, "protocols": {"pb": {"port": "tcp:0:interface=127.0.0.1"}}}
 c["workers"] = [
-    TemporalOpenStackLatentWorker("creds", "pw", flavor=1, image=${JSON.stringify(IMAGE)}, os_password="cloud-secret"),
+    TemporalOpenStackLatentWorker("creds", "pw", flavor=1, image=${JSON.stringify(IMAGE)}, os_username="u", os_password="cloud-secret", os_auth_url="http://127.0.0.1:1/v3"),
     TemporalOpenStackLatentWorker("flavorless", "pw", flavor=-1, image=${JSON.stringify(IMAGE)}, launch_attempts=0),
 ]
 `,
     );
     const { code, output } = await checkConfig(badDir);
     expect(code, output).not.toBe(0);
-    expect(output).toContain('TemporalOpenStackLatentWorker creds: os_password: cloud credentials belong in the latent-worker config file');
+    expect(output).toContain('TemporalOpenStackLatentWorker creds: os_username, os_password, os_auth_url: LATENT_WORKER_SEALING_PUBLIC_KEY is not set');
     expect(output).toContain('TemporalOpenStackLatentWorker flavorless: flavor: -1 must be a flavor id or name');
     expect(output).toContain('TemporalOpenStackLatentWorker flavorless: launch_attempts: 0 must be a whole number from 1 to 20');
     // Refused without echoing the credential's value.

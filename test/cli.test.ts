@@ -32,9 +32,11 @@ describe('the latent-worker CLI', () => {
     const started = await cli('substantiate', name, '--wait', 'active', '--property', 'branch=main');
     expect(started.code).toBe(EXIT.ok);
     expect(started.stdout).toContain(`${name}: lifecycle latent-worker:${name}`);
-    // Not a terminal: one progress line per phase, each with the seconds since the command started.
-    expect(started.stdout).toMatch(new RegExp(`${name}: authenticating \\(\\d+ s\\)`));
-    expect(started.stdout).toMatch(new RegExp(`${name}: waiting-for-attach, server ${name}-\\w{8}-1 [0-9a-f-]{36} \\(\\d+ s\\)`));
+    // Not a terminal: one progress line per phase it sees, each with the seconds since the command
+    // started. The token check and the image run as local activities in the lifecycle's first
+    // workflow task, which no query sees into: the first phase shown is `creating`.
+    expect(started.stdout).toMatch(new RegExp(`${name}: (creating|booting)[ ,].*\\(\\d+ s\\)`));
+    expect(started.stdout).toMatch(new RegExp(`${name}: waiting-for-attach, server ${name}-[0-9a-f]{8}-1 [0-9a-f-]{36} \\(\\d+ s\\)`));
 
     const status = await cli('status', name, '--json');
     expect(status.code).toBe(EXIT.ok);
@@ -83,5 +85,22 @@ describe('the latent-worker CLI', () => {
     const result = await cli('release', 'never-started');
     expect(result.code).toBe(EXIT.notFound);
     expect(result.stderr).toContain('no lifecycle for worker "never-started"');
+  });
+
+  it('pins signals to the run substantiate printed: a late release for an ended lifecycle exits 4 and leaves the next one running', async () => {
+    const name = rig.nameOf('cli');
+    const first = JSON.parse((await cli('substantiate', name, '--wait', 'active', '--json')).stdout) as { runId: string };
+    const released = await cli('release', name, '--run', first.runId, '--json');
+    expect(JSON.parse(released.stdout)).toEqual({ workerName: name, signal: 'release', sent: true, runId: first.runId });
+    expect((await rig.client.result(name)).outcome).toBe('released');
+
+    const second = JSON.parse((await cli('substantiate', name, '--wait', 'active', '--json')).stdout) as { runId: string };
+    const late = await cli('release', name, '--run', first.runId);
+    expect(late.code).toBe(EXIT.notFound);
+    expect(late.stderr).toContain(`run ${first.runId} belongs to has ended (COMPLETED)`);
+    expect((await rig.client.status(name)).phase).toBe('waiting-for-attach');
+
+    expect((await cli('release', name, '--run', second.runId)).code).toBe(EXIT.ok);
+    expect((await rig.client.result(name)).outcome).toBe('released');
   });
 });

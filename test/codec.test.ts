@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, type Payload } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
@@ -89,6 +92,22 @@ describe('the AES-256-GCM payload codec', () => {
     expect(single.keyIds).toEqual(['default']);
   });
 
+  it('reads the key ring from a file (a systemd credential), one entry a line or comma-separated', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'keys-'));
+    try {
+      const file = path.join(dir, 'encryption-keys');
+      writeFileSync(file, `new:${TEST_KEYS.current.base64}\nold:${TEST_KEYS.previous.base64}\n`);
+      const ring = keyRingFromEnv({ LATENT_WORKER_ENCRYPTION_KEYS_FILE: file })!;
+      expect(ring.current.id).toBe('new');
+      expect([...ring.byId.keys()]).toEqual(['new', 'old']);
+      expect(ring.source).toBe(`LATENT_WORKER_ENCRYPTION_KEYS_FILE (${file})`);
+      writeFileSync(file, `new:${Buffer.alloc(16, 7).toString('base64')}`);
+      expect(() => keyRingFromEnv({ LATENT_WORKER_ENCRYPTION_KEYS_FILE: file })).toThrow(`LATENT_WORKER_ENCRYPTION_KEYS_FILE (${file}): key "new" is 16 bytes`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   const key16 = Buffer.alloc(16, 7).toString('base64');
   const key32 = TEST_KEYS.current.base64;
   it.each([
@@ -98,7 +117,8 @@ describe('the AES-256-GCM payload codec', () => {
     ['a short key in a ring', { LATENT_WORKER_ENCRYPTION_KEYS: `new:${key32},old:${key16}` }, 'LATENT_WORKER_ENCRYPTION_KEYS: key "old" is 16 bytes'],
     ['a bad key id', { LATENT_WORKER_ENCRYPTION_KEYS: `new key:${key32}` }, 'LATENT_WORKER_ENCRYPTION_KEYS: entry 1 has key id "new key"'],
     ['a key id twice', { LATENT_WORKER_ENCRYPTION_KEYS: `k:${key32},k:${key32}` }, 'LATENT_WORKER_ENCRYPTION_KEYS: key id "k" appears twice'],
-    ['both variables', { LATENT_WORKER_ENCRYPTION_KEYS: `k:${key32}`, LATENT_WORKER_ENCRYPTION_KEY: key32 }, 'set LATENT_WORKER_ENCRYPTION_KEYS or LATENT_WORKER_ENCRYPTION_KEY, not both'],
+    ['both variables', { LATENT_WORKER_ENCRYPTION_KEYS: `k:${key32}`, LATENT_WORKER_ENCRYPTION_KEY: key32 }, 'set one of LATENT_WORKER_ENCRYPTION_KEYS, LATENT_WORKER_ENCRYPTION_KEY or LATENT_WORKER_ENCRYPTION_KEYS_FILE, not LATENT_WORKER_ENCRYPTION_KEYS and LATENT_WORKER_ENCRYPTION_KEY'],
+    ['a key file that is not there', { LATENT_WORKER_ENCRYPTION_KEYS_FILE: '/nonexistent/keys' }, 'LATENT_WORKER_ENCRYPTION_KEYS_FILE (/nonexistent/keys) cannot be read: ENOENT'],
   ])('refuses %s, naming the variable and never the key', (_what, env, expected) => {
     let error: unknown;
     try {
@@ -180,13 +200,14 @@ describe('a lifecycle with payload encryption on', () => {
     }
     expect(raw.searchAttributeStrings.join(' ')).toContain(status.serverId!);
     const markerNames = new Set<string>();
+    const localActivities: string[] = [];
     for (const marker of raw.markers) {
       const { markerName, details } = marker as { markerName: string; details: Record<string, { payloads: { metadata: { encoding: string }; data: string }[] }> };
       markerNames.add(markerName);
       const decoded = (name: string) => details[name]!.payloads.map(({ metadata, data }) => ({ encoding: Buffer.from(metadata.encoding, 'base64').toString(), text: Buffer.from(data, 'base64').toString() }));
       if (markerName === 'core_local_activity') {
-        // The input check: the SDK's bookkeeping in plain JSON (which activity, when), its result sealed.
-        expect(decoded('data').map(({ text }) => (JSON.parse(text) as { activity_type: string }).activity_type)).toEqual(['checkInput']);
+        // The quick steps: the SDK's bookkeeping in plain JSON (which activity, when), each result sealed.
+        localActivities.push(...decoded('data').map(({ text }) => (JSON.parse(text) as { activity_type: string }).activity_type));
         expect(decoded('result').map(({ encoding }) => encoding)).toEqual([ENCRYPTED_ENCODING]);
         continue;
       }
@@ -195,6 +216,7 @@ describe('a lifecycle with payload encryption on', () => {
       expect(patches).toEqual(patches.map(() => ({ id: expect.any(String), deprecated: false })));
     }
     expect(markerNames).toEqual(new Set(['core_patch', 'core_local_activity']));
+    expect(localActivities).toEqual(['checkInputAuthenticateResolveImage']);
 
     // A client with the keys reads it all back; one without cannot.
     expect(await (await rig.client.temporal.workflow.getHandle(handle.workflowId).describe()).staticSummary()).toContain(`flavor ${FLAVOR_NAME}`);

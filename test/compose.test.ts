@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_TASK_QUEUE } from '../src/client/contract.js';
+import { DEFAULT_TASK_QUEUE } from '../src/contract/names.js';
 import { loadConfigFile } from '../src/config/load.js';
 import { parseWorkerOps } from '../src/config/workerOps.js';
 import { resolveTemporalCli } from '../src/temporal/binaries.js';

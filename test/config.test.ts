@@ -80,6 +80,20 @@ describe('worker definitions', () => {
     expect(message).toContain('worker "bot2": no OpenStack credentials for os_auth_url (or OS_AUTH_URL), os_password (or OS_PASSWORD)');
   });
 
+  it("says what is valid, never zod's bare words", () => {
+    const refused = (extra: Record<string, unknown>) => configError({ workers: [{ ...seedWorker, ...extra }] });
+    expect(refused({ nova_args: { nics: 'bogus' } })).toContain('worker "bot2": nova_args.nics: must be "none", "auto", or a list of nics, each {net-id | net-name | port-id, v4-fixed-ip, v6-fixed-ip, tag}');
+    expect(refused({ block_devices: [{ volume_size: 1 }] })).toContain('worker "bot2": block_devices.0.uuid: required: the UUID of the image, snapshot or volume');
+    expect(refused({ nova_args: { security_groups: 'default' } })).toContain('nova_args.security_groups: must be a list, not text');
+    expect(refused({ nova_args: { config_drive: 'yes' } })).toContain('nova_args.config_drive: must be true or false, not text');
+    expect(refused({ nova_args: { key_name: '' } })).toContain('nova_args.key_name: must not be empty');
+    expect(refused({ meta: 'x' })).toContain('meta: must be a mapping of keys to values, not text');
+    expect(refused({ notify_on_missing: 'x' })).toContain('notify_on_missing: must be an email address');
+    for (const extra of [{ nova_args: { nics: 'bogus' } }, { block_devices: [{ volume_size: 1 }] }, { os_username: 5 }, { os_auth_args: 5 }, { launch_attempts: 'a' }]) {
+      expect(refused(extra)).not.toMatch(/Invalid input|expected \w+, received/);
+    }
+  });
+
   it('refuses a worker name defined twice and an empty list', () => {
     expect(configError({ workers: [seedWorker, seedWorker] })).toContain('worker "bot2" is defined twice');
     expect(configError({ workers: [] })).toContain('define at least one worker');
@@ -107,5 +121,21 @@ describe('worker definitions', () => {
       'worker "bot2": flavor: uses build property "flavor", which this substantiation did not give',
     );
     expect(() => worker.specFor({ flavor: 'x', branch: 'main', volume: 'not-a-uuid' })).toThrow(/block_devices\.0\.uuid: must be the UUID/);
+  });
+});
+
+describe('server metadata against Nova’s limit', () => {
+  const meta = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`key-${i}`, 'v']));
+
+  it('counts the 4 owner keys every server gets: 124 user items pass, 125 (129 in all) are refused, naming the field', () => {
+    expect(() => parseConfig({ workers: [{ ...seedWorker, meta: meta(124) }] }, 'test.yaml', {})).not.toThrow();
+    const message = configError({ workers: [{ ...seedWorker, meta: meta(125) }] });
+    expect(message).toContain('meta');
+    expect(message).toContain('at most 124 metadata items, got 125: Nova allows 128');
+    expect(message).toContain('latent-worker:deployment, latent-worker:workflow-id, latent-worker:run-id, latent-worker:attempt');
+  });
+
+  it('refuses a user key that would overwrite an owner key', () => {
+    expect(configError({ workers: [{ ...seedWorker, meta: { 'latent-worker:run-id': 'mine' } }] })).toContain('metadata keys starting with "latent-worker:" are this project\'s own (latent-worker:run-id)');
   });
 });

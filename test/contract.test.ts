@@ -4,10 +4,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_TASK_QUEUE, LIFECYCLE_WORKFLOW_TYPE, QUERIES, SIGNALS, workflowIdFor } from '../src/client/contract.js';
-import { INPUT_SCHEMA_FILE, renderInputJsonSchema } from '../src/client/inputJsonSchema.js';
+import { DEFAULT_TASK_QUEUE, LIFECYCLE_WORKFLOW_TYPE, QUERIES, SIGNALS, workflowIdFor } from '../src/contract/names.js';
+import { INPUT_SCHEMA_FILE, renderInputJsonSchema } from '../src/contract/inputJsonSchema.js';
+import { PYTHON_CONTRACT_FILE, renderPythonContract } from '../src/contract/python.js';
 import { loadConfigFile } from '../src/config/load.js';
-import { inputProblems } from '../src/client/inputSchema.js';
+import { inputProblems } from '../src/contract/inputSchema.js';
 import type { LifecycleInput, WorkerSpec } from '../src/workflows/types.js';
 import { startLifecycleRig, type LifecycleRig } from './support/lifecycleRig.js';
 
@@ -41,6 +42,10 @@ const badInputs: [string, unknown, string][] = [
   ['an image selector without pick', { spec: { ...goodSpec, image: { name: '^debian' } }, properties: {} }, 'spec.image'],
   ['a client version Nova never had', { spec: { ...goodSpec, clientVersion: '3' }, properties: {} }, 'spec.clientVersion'],
   ['a zero missing timeout', { spec: { ...goodSpec, missingTimeoutSeconds: 0 }, properties: {} }, 'spec.missingTimeoutSeconds'],
+  // Absurd timeouts that a bare "positive" check let through, to break the workflow task that made them a timer or a deadline.
+  ['a missing timeout of a million years', { spec: { ...goodSpec, missingTimeoutSeconds: 3.2e13 }, properties: {} }, 'spec.missingTimeoutSeconds'],
+  ['a boot timeout past any date', { spec: { ...goodSpec, bootTimeoutSeconds: 1e15 }, properties: {} }, 'spec.bootTimeoutSeconds'],
+  ['a build wait timeout of a century', { spec: { ...goodSpec, buildWaitTimeoutSeconds: 3.2e9 }, properties: {} }, 'spec.buildWaitTimeoutSeconds'],
   ['a snake_case key from a Buildbot config', { spec: { ...goodSpec, missing_timeout: 60 }, properties: {} }, 'spec'],
   ['a malformed email address', { spec: { ...goodSpec, notifyOnMissing: ['ci at example.org'] }, properties: {} }, 'spec.notifyOnMissing.0'],
   ['a block device with a bad uuid', { spec: { ...goodSpec, blockDevices: [{ uuid: 'x', deviceName: 'vda', sourceType: 'image', destinationType: 'volume', deleteOnTermination: true, bootIndex: 0 }] }, properties: {} }, 'spec.blockDevices.0.uuid'],
@@ -51,6 +56,10 @@ const badInputs: [string, unknown, string][] = [
 describe('the language-neutral contract', () => {
   it('has its JSON Schema committed exactly as `npm run contract` generates it', () => {
     expect(readFileSync(INPUT_SCHEMA_FILE, 'utf8')).toBe(renderInputJsonSchema());
+  });
+
+  it("has the Python adapter's contract module committed exactly as `npm run contract` generates it", () => {
+    expect(readFileSync(PYTHON_CONTRACT_FILE, 'utf8')).toBe(renderPythonContract());
   });
 
   it('accepts, by JSON Schema and by the workflow check alike, the input of every example definition', async () => {
@@ -118,7 +127,7 @@ describe('a master that drives lifecycles with a plain Temporal client, by the c
     expect(cause).toBeInstanceOf(ApplicationFailure);
     expect((cause as ApplicationFailure).type).toBe('InvalidInput');
     expect(cause!.message).toContain('spec.flavor:');
-    expect(cause!.message).toContain('spec.missingTimeoutSeconds: must be more than 0 seconds');
+    expect(cause!.message).toContain('spec.missingTimeoutSeconds: must be between 1 and 604800 seconds (7 days)');
     expect(rig.simulator.requests()).toEqual([]);
     await rig.recordHistory('invalid-input', name);
   });

@@ -1,5 +1,5 @@
 import { WorkflowFailedError } from '@temporalio/client';
-import type { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultImages, projectIds } from '../src/simulator/index.js';
 import { startLifecycleRig, type LifecycleRig } from './support/lifecycleRig.js';
@@ -86,7 +86,11 @@ describe('image resolution', () => {
     const name = rig.nameOf('ambiguous');
     const failure = await (await rig.client.substantiate(rig.config.workers.get(name)!.specFor())).result().catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(WorkflowFailedError);
-    const cause = (failure as WorkflowFailedError).cause?.cause as ApplicationFailure;
+    // The typed failure, whether the lifecycle failed with it (the lean shape's local activity)
+    // or with the activity failure that wraps it (earlier shapes).
+    let cause: unknown = (failure as WorkflowFailedError).cause;
+    while (cause instanceof Error && !(cause instanceof ApplicationFailure)) cause = cause.cause;
+    if (!(cause instanceof ApplicationFailure)) throw new Error(`no ApplicationFailure in the cause chain of ${String(failure)}`);
     expect(cause.type).toBe('ImageAmbiguous');
     expect(cause.message).toContain('aaaaaaaa-0000-4000-8000-000000000001');
     expect(cause.message).toContain('aaaaaaaa-0000-4000-8000-000000000002');

@@ -69,6 +69,7 @@ describe('launch failures', () => {
     ]);
     expect(serversOf(name)).toEqual([]);
     await rig.recordHistory('relaunched-after-error', name);
+    await rig.recordHistory('lean-relaunched-after-error', name);
   });
 
   it('replaces a server still in BUILD at boot_timeout', async () => {
@@ -87,6 +88,7 @@ describe('launch failures', () => {
     expect(createsOf(name)).toHaveLength(2);
     expect(serversOf(name)).toEqual([]);
     await rig.recordHistory('launch-failed', name);
+    await rig.recordHistory('lean-launch-failed', name);
   });
 });
 

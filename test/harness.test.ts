@@ -27,7 +27,7 @@ describe('shared dev server', () => {
     const { customAttributes } = await client.connection.operatorService.listSearchAttributes({ namespace: 'default' });
     const registered = Object.fromEntries(searchAttributeKeys.map((key) => [key.name, customAttributes?.[key.name]]));
     const expected = Object.fromEntries(searchAttributeKeys.map((key) => [key.name, encodeSearchAttributeIndexedValueType(key.type)]));
-    expect(searchAttributeKeys).toHaveLength(4);
+    expect(searchAttributeKeys).toHaveLength(6);
     expect(registered).toEqual(expected);
   });
 });

@@ -1,10 +1,12 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { workflowIdFor } from '../src/client/contract.js';
-import { phaseKey, serverIdKey, workerNameKey } from '../src/workflows/searchAttributes.js';
+import { workflowIdFor } from '../src/contract/names.js';
+import { outcomeKey, phaseKey, serverIdKey, workerNameKey } from '../src/workflows/searchAttributes.js';
 import type { RecordedRequest } from '../src/simulator/index.js';
+import { stepsOf } from './support/historySteps.js';
 import { startLifecycleRig, type LifecycleRig } from './support/lifecycleRig.js';
+import { serverName } from '../src/workflows/serverNames.js';
 
 const IMAGE = '8ac9d4a4-5e03-48b0-acde-77a0345a9ab1';
 
@@ -57,7 +59,7 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     expect(create).toHaveLength(1);
     expect(create[0]!.body).toEqual({
       server: {
-        name: `${name}-${handle.firstExecutionRunId.slice(0, 8)}-1`,
+        name: serverName(name, handle.firstExecutionRunId, 1),
         imageRef: IMAGE,
         flavorRef: '1',
         metadata: {
@@ -73,33 +75,41 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     expect(auth[0]!.body).toEqual({ auth: { passwordCredentials: { username: 'user', password: 'password' }, tenantName: 'tenant' } });
 
     const calls = callsFor(result.serverId!, requests);
-    // A first create attempt has no earlier try to adopt: no list by name before it.
-    expect(calls.slice(0, 4)).toEqual([
+    // A first create attempt has no earlier try to adopt: no list by name before it (the lists
+    // beside it are the cloud's status watcher's, which serve every lifecycle).
+    expect(calls.filter((call) => call !== 'GET /compute/v2.1/servers/detail').slice(0, 4)).toEqual([
       'GET /compute/v2.1/',
       `GET /image/v2/images/${IMAGE}`,
       'GET /compute/v2.1/flavors/1',
       'POST /compute/v2.1/servers',
     ]);
-    expect(calls).toContain('DELETE /compute/v2.1/servers/{id}');
-    // The boot and the delete were watched through the cloud's shared status list, never by asking for this server.
-    expect(calls).not.toContain('GET /compute/v2.1/servers/{id}');
-    const afterDelete = requests.slice(requests.findIndex((request) => request.method === 'DELETE'));
-    expect(afterDelete.slice(1).map((request) => `${request.method} ${request.path}`)).toEqual(
-      afterDelete.slice(1).map(() => 'GET /compute/v2.1/servers/detail'),
-    );
-    // ... until it showed the server DELETED: changes-since lists show deleted servers.
-    expect(afterDelete.at(-1)!.query['changes-since']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    const deleted = calls.indexOf('DELETE /compute/v2.1/servers/{id}');
+    expect(deleted).toBeGreaterThan(0);
+    // The boot was watched through the cloud's shared status list, never by asking for this server ...
+    expect(calls.slice(0, deleted)).not.toContain('GET /compute/v2.1/servers/{id}');
+    // ... and the delete by reading this server alone until Nova no longer had it (the lists are the status watcher's).
+    const afterDelete = calls.slice(deleted + 1).filter((call) => call !== 'GET /compute/v2.1/servers/detail');
+    expect(afterDelete.length).toBeGreaterThan(0);
+    expect(afterDelete).toEqual(afterDelete.map(() => 'GET /compute/v2.1/servers/{id}'));
     expect(rig.simulator.servers()).toEqual([]);
 
     // What operators see in the Web UI: a summary on every activity and the phase as a search attribute.
     const history = await handle.fetchHistory();
-    const summaries = history.events!.filter((event) => event.activityTaskScheduledEventAttributes).map((event) => event.userMetadata?.summary);
-    expect(summaries.every((summary) => summary?.data && summary.data.length > 0)).toBe(true);
+    const steps = history.events!.filter((event) => event.activityTaskScheduledEventAttributes || event.markerRecordedEventAttributes?.markerName === 'core_local_activity');
+    expect(stepsOf(steps)).toEqual(['local checkInputAuthenticateResolveImage', 'createServer', 'deleteServer']);
+    const summaries = steps.map((event) => (event.userMetadata?.summary?.data ? JSON.parse(new TextDecoder().decode(event.userMetadata.summary.data)) : undefined));
+    // The quick steps share one local activity: its summary names each.
+    expect(summaries[0]).toBe(`check the input, authenticate to ${spec.cloud}, resolve the image ${IMAGE}`);
+    expect(summaries.filter((summary) => !summary)).toEqual([]);
     const description = await handle.describe();
     expect(description.typedSearchAttributes.get(phaseKey)).toBe('done');
     expect(description.typedSearchAttributes.get(serverIdKey)).toBe(active.serverId);
     expect(description.typedSearchAttributes.get(workerNameKey)).toBe(name);
+    expect(description.typedSearchAttributes.get(outcomeKey)).toBe('released');
     await rig.recordHistory('released', name);
+    await rig.recordHistory('released-outcome-attribute', name);
+    await rig.recordHistory('lean-released', name);
+    await rig.recordHistory('released-boot-told-by-watcher', name);
   });
 
   it('reports the worker missing when it never attaches within missing_timeout, and deletes the server', async () => {
@@ -112,10 +122,18 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     const waited = Date.parse(result.status.deletedAt!) - Date.parse(result.status.activeAt!);
     expect(waited).toBeGreaterThanOrEqual(2000);
     const history = await handle.fetchHistory();
-    const scheduled = history.events!.flatMap((event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
-    expect(scheduled).toEqual(['authenticate', 'resolveImage', 'createServer', 'waitForActive', 'notifyMissing', 'deleteServer']);
+    // The quick steps run as one local activity; the boot's end was told by the cloud's status watcher (no
+    // activity of the lifecycle's own waited for it); the server is read for the report, deleted, and only then is anyone told.
+    expect(stepsOf(history.events!)).toEqual([
+      'local checkInputAuthenticateResolveImage',
+      'createServer',
+      'missingDiagnostics',
+      'deleteServer',
+      'notifyMissing',
+    ]);
     expect(rig.simulator.servers().filter((server) => server.name.startsWith(name))).toEqual([]);
-    await rig.recordHistory('missing', name);
+    await rig.recordHistory('missing-deleted-first', name);
+    await rig.recordHistory('lean-missing', name);
   });
 
   it('deletes the server when the lifecycle is cancelled while the server is ACTIVE', async () => {
@@ -133,6 +151,7 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     const deletes = rig.simulator.requests().filter((request) => request.method === 'DELETE' && request.path.endsWith(active.serverId!));
     expect(deletes).toHaveLength(1);
     await rig.recordHistory('cancelled', name);
+    await rig.recordHistory('lean-cancelled', name);
   });
 
   it('joins the running lifecycle when the same worker is substantiated twice', async () => {
@@ -147,6 +166,24 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     expect(creates).toHaveLength(1);
   });
 
+  it('names the servers of runs started within the same minute differently', async () => {
+    const name = rig.nameOf('released');
+    const spec = rig.config.workers.get(name)!.specFor();
+    const names: string[] = [];
+    const runIds: string[] = [];
+    for (let run = 0; run < 2; run += 1) {
+      const handle = await rig.client.substantiate(spec);
+      names.push((await rig.client.waitForPhase(name, 'waiting-for-attach', { intervalMs: 50 })).serverName!);
+      runIds.push(handle.firstExecutionRunId);
+      await rig.client.release(name, { runId: handle.firstExecutionRunId });
+      await handle.result();
+    }
+    // Temporal's run ids are UUIDv7: their heads are the start time.
+    expect(runIds[1]!.slice(0, 6)).toBe(runIds[0]!.slice(0, 6));
+    expect(names[1]).not.toBe(names[0]);
+    expect(names).toEqual(runIds.map((runId) => serverName(name, runId, 1)));
+  });
+
   it('releases the worker once it has been idle for build_wait_timeout after its builds', async () => {
     const name = rig.nameOf('idle');
     const handle = await rig.client.substantiate(rig.config.workers.get(name)!.specFor());
@@ -158,5 +195,6 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     expect(result).toMatchObject({ outcome: 'released', status: { releaseReason: 'idle', buildsFinished: 1, buildsRunning: 0 } });
     expect(rig.simulator.servers().filter((server) => server.name.startsWith(name))).toEqual([]);
     await rig.recordHistory('idle-released', name);
+    await rig.recordHistory('lean-idle-released', name);
   });
 });

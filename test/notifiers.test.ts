@@ -142,6 +142,30 @@ describe('SMTP notifier', () => {
     expect(logger.lines).toEqual([expect.objectContaining({ level: 'info', message: expect.stringContaining('emailed ops@example.org, ci-admins@example.org') })]);
   });
 
+  it('says in the email that a server could not be deleted for a long time, with the last error, and that the delete goes on', async () => {
+    const peer = await smtp({ authOptional: false, allowInsecureAuth: true, disabledCommands: ['STARTTLS'] });
+    const undeletable: MissingReport = {
+      kind: 'undeletable',
+      workerName: 'bot2',
+      workflowId: 'latent-worker:bot2',
+      cloud: 'mycloud',
+      serverId: '9f1a2b3c-0000-4000-8000-00000000beef',
+      serverName: '',
+      status: 'unknown',
+      recipients: ['ops@example.org'],
+      missingTimeoutSeconds: 0,
+      stuckSeconds: 1830,
+      lastError: 'compute deleteServer failed: 409 Conflict: Instance 9f1a2b3c is locked',
+      at: '2025-01-02T03:04:05.000Z',
+    };
+    await smtpNotifier(smtpSettings(peer.port, { starttls: 'off' }), recordingLogger()).notifyMissing(undeletable);
+    const { headers, body } = parseMessage(peer.received[0]!.raw);
+    expect(header(headers, 'Subject')).toBe('[latent-worker] bot2: server 9f1a2b3c-0000-4000-8000-00000000beef could not be deleted for 1830 s; still trying');
+    expect(body).toContain('has not been deleted for 1830 s: every try failed. The lifecycle keeps trying');
+    expect(body).toContain('Last error: compute deleteServer failed: 409 Conflict: Instance 9f1a2b3c is locked');
+    expect(body).toContain('Server:   (unnamed) (9f1a2b3c-0000-4000-8000-00000000beef)');
+  });
+
   it('upgrades with STARTTLS when required, trusting the configured CA, and logs in over TLS only', async () => {
     // No allowInsecureAuth: the server refuses AUTH before STARTTLS.
     const peer = await smtp({ ...tls, authOptional: false });

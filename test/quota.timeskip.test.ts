@@ -47,6 +47,7 @@ describe.sequential('quota exhaustion', () => {
     expect(creates()).toHaveLength(3);
     expect(simulator.servers()).toEqual([]);
     await recordHistory(client, 'quota-waited', name);
+    await recordHistory(client, 'lean-quota-waited', name);
   });
 
   it('treats an ERROR server whose fault is a quota as no capacity too', async () => {

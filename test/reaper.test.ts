@@ -22,7 +22,7 @@ let cloud: OpenStackClient;
 let configPath: string;
 
 beforeAll(async () => {
-  rig = await startLifecycleRig([{ name: 'terminated' }, { name: 'running' }, { name: 'young' }], { deployment: DEPLOYMENT });
+  rig = await startLifecycleRig([{ name: 'terminated' }, { name: 'running' }, { name: 'young' }, { name: 'reset' }], { deployment: DEPLOYMENT });
   // Servers made behind the lifecycles' back, as an operator or another installation would.
   cloud = new OpenStackClient(rig.config.workers.get(rig.nameOf('terminated'))!.credentials);
   configPath = join(mkdtempSync(join(tmpdir(), 'latent-reaper-')), 'latent.config.yaml');
@@ -102,27 +102,76 @@ describe('the orphan reaper', () => {
     expect(serverIds()).toEqual([]);
   });
 
-  it('deletes servers of this deployment whose owner never existed, and never touches servers that are not its own', async () => {
+  it("deletes servers of this deployment whose owner run never existed, keeps those whose workflow this namespace does not know, and never touches servers that are not its own", async () => {
     const owner = (workflowId: string, runId: string) => ({ 'latent-worker:workflow-id': workflowId, 'latent-worker:run-id': runId, 'latent-worker:attempt': '1' });
     const ours = { 'latent-worker:deployment': DEPLOYMENT };
-    const neverRan = await createServer('never-ran', { ...ours, ...owner(`latent-worker:never-${randomUUID()}`, randomUUID()) });
-    const badRunId = await createServer('bad-run-id', { ...ours, ...owner('latent-worker:whatever', 'not-a-run-id') });
+    // A workflow id this namespace knows (the first test's lifecycle), with a run it never had.
+    const neverRan = await createServer('never-ran', { ...ours, ...owner(`latent-worker:${rig.nameOf('terminated')}`, randomUUID()) });
+    const badRunId = await createServer('bad-run-id', { ...ours, ...owner(`latent-worker:${rig.nameOf('terminated')}`, 'not-a-run-id') });
     const noOwner = await createServer('no-owner', ours);
+    // Another installation with the same deployment: its workflow ids are unknown here.
+    const foreign = await createServer('foreign', { ...ours, ...owner(`latent-worker:elsewhere-${randomUUID()}`, randomUUID()) });
     const otherDeployment = await createServer('other-deployment', { 'latent-worker:deployment': 'someone-else', ...owner(`latent-worker:never-${randomUUID()}`, randomUUID()) });
     const unmarked = await createServer('unmarked', { purpose: 'hand-made' });
     const legacy = await createServer('unmarked-owner', owner(`latent-worker:never-${randomUUID()}`, randomUUID()));
 
     const report = await reap(0);
-    expect(report.scanned).toBe(3);
+    expect(report.scanned).toBe(4);
+    expect(report.kept).toBe(1);
+    expect(report.foreign).toEqual([expect.objectContaining({ serverId: foreign, reason: expect.stringContaining('no run of latent-worker:elsewhere-') })]);
     const reasons = Object.fromEntries(report.deleted.map((orphan) => [orphan.serverId, orphan.reason]));
     expect(reasons).toEqual({
       [neverRan]: expect.stringContaining('does not exist'),
       [badRunId]: expect.stringContaining('does not exist'),
       [noOwner]: expect.stringContaining('no owning workflow run'),
     });
-    expect(serverIds().sort()).toEqual([otherDeployment, unmarked, legacy].sort());
+    expect(serverIds().sort()).toEqual([foreign, otherDeployment, unmarked, legacy].sort());
 
-    for (const id of [otherDeployment, unmarked, legacy]) await cloud.compute.deleteServer(id);
+    for (const id of [foreign, otherDeployment, unmarked, legacy]) await cloud.compute.deleteServer(id);
+  });
+
+  it('`worker` refuses to start with a deployment whose servers name owners this namespace never ran, naming them', async () => {
+    const owner = `latent-worker:elsewhere-${randomUUID()}`;
+    const foreign = await createServer('other-installation', { 'latent-worker:deployment': DEPLOYMENT, 'latent-worker:workflow-id': owner, 'latent-worker:run-id': randomUUID(), 'latent-worker:attempt': '1' });
+    try {
+      const refused = await cli('worker');
+      expect(refused.code).toBe(EXIT.usage);
+      expect(refused.stderr).toContain(`deployment "${DEPLOYMENT}" seems to be used by another installation: 1 server(s) carry it, but namespace default never ran their owners: other-installation ${foreign}`);
+      expect(refused.stderr).toContain(`(owner ${owner})`);
+      expect(refused.stderr).toContain('--allow-shared-deployment');
+    } finally {
+      await cloud.compute.deleteServer(foreign);
+    }
+  });
+
+  it('keeps the server of a lifecycle that `workflow reset` moved to a new run id, and the new run deletes it when released', async () => {
+    const name = rig.nameOf('reset');
+    const handle = await rig.client.substantiate(rig.config.workers.get(name)!.specFor());
+    const { serverId } = await rig.client.waitForPhase(name, 'waiting-for-attach', { intervalMs: 50 });
+    await rig.client.attached(name);
+    await rig.client.waitForPhase(name, 'attached', { intervalMs: 50 });
+    // As `temporal workflow reset --type LastWorkflowTask` does: a new run replays up to the last
+    // completed workflow task and goes on; the old run is terminated; the server names the old one.
+    const history = await handle.fetchHistory();
+    const lastTask = [...history.events!].reverse().find((event) => event.workflowTaskCompletedEventAttributes);
+    const reset = await rig.client.temporal.workflowService.resetWorkflowExecution({
+      namespace: 'default',
+      workflowExecution: { workflowId: handle.workflowId, runId: handle.firstExecutionRunId },
+      reason: 'test: operator reset',
+      workflowTaskFinishEventId: lastTask!.eventId,
+      requestId: randomUUID(),
+    });
+    expect(reset.runId).not.toBe(handle.firstExecutionRunId);
+    expect(rig.simulator.servers().find((server) => server.id === serverId)?.metadata['latent-worker:run-id']).toBe(handle.firstExecutionRunId);
+
+    const report = await reap(0);
+    expect(report.orphans).toEqual([]);
+    expect(serverIds()).toContain(serverId);
+
+    await rig.client.release(name);
+    const result = await rig.client.temporal.workflow.getHandle(handle.workflowId, reset.runId).result();
+    expect(result.outcome).toBe('released');
+    expect(serverIds()).not.toContain(serverId);
   });
 
   it('runs from the CLI: `reap --dry-run --json` reports without deleting, `reap` deletes and prints a line per orphan', async () => {

@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import imageFunctionExample from '../examples/seed-image-function.js';
 import { startLifecycleRig, type LifecycleRig } from './support/lifecycleRig.js';
+import { serverName } from '../src/workflows/serverNames.js';
 
 // Each example of the seed document, as its config file in examples/ states it, booted on the
 // simulator; the assertion is the exact create request Nova received.
@@ -64,7 +65,7 @@ describe("the seed document's examples", () => {
     const { name, result, runId } = await runThrough('simplest');
     expect(result.outcome).toBe('released');
     expect(createRequestsOf(name)).toEqual([
-      { server: { name: `${name}-${runId.slice(0, 8)}-1`, imageRef: '8ac9d4a4-5e03-48b0-acde-77a0345a9ab1', flavorRef: '1', metadata: ownership(name, runId, 1) } },
+      { server: { name: serverName(name, runId, 1), imageRef: '8ac9d4a4-5e03-48b0-acde-77a0345a9ab1', flavorRef: '1', metadata: ownership(name, runId, 1) } },
     ]);
   });
 
@@ -92,7 +93,7 @@ describe("the seed document's examples", () => {
     };
     // Booting from the volume: no imageRef, as Nova wants for boot from volume.
     expect(createRequestsOf(name)).toEqual([1, 2].map((launch) => ({
-      server: { name: `${name}-${runId.slice(0, 8)}-${launch}`, flavorRef: '1', metadata: ownership(name, runId, launch), block_device_mapping_v2: [expectedDevice] },
+      server: { name: serverName(name, runId, launch), flavorRef: '1', metadata: ownership(name, runId, launch), block_device_mapping_v2: [expectedDevice] },
     })));
     // Like the real Zed cloud without Cinder (openstack-notes.md), each server went to ERROR.
     expect(failure).toBeInstanceOf(WorkflowFailedError);

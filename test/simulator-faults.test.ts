@@ -193,6 +193,15 @@ describe('latency and hangs', () => {
     expect(sim.faults.list()[0]?.fired).toBe(1);
   });
 
+  it('finishes a delayed create whose client gave up, as nova-api does: the server exists, the answer is dropped', async () => {
+    sim.faults.inject({ kind: 'latency', route: 'nova.servers.create', ms: 600, count: 1 });
+    const gaveUp = call('POST', '/compute/v2.1/servers', { token: demo, timeoutMs: 200, body: { server: { name: 'slow-1', imageRef: tinyImage, flavorRef: 'tiny', networks: 'none' } } });
+    expect(await errorMessage(gaveUp)).toMatch(/timeout|abort/i);
+    expect(sim.servers().filter((s) => s.name === 'slow-1')).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    expect(sim.servers().filter((s) => s.name === 'slow-1')).toHaveLength(1);
+  });
+
   it('holds a request until the rule is removed, then answers it', async () => {
     const fault = sim.faults.inject({ kind: 'hang', route: 'nova.servers.list' });
     let settled = false;

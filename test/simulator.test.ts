@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultImages, projectIds, startSimulator, type Simulator } from '../src/simulator/index.js';
 
-// Long enough that a GET right after a POST or DELETE still sees the transitional state on a busy machine.
-const bootDelayMs = 150;
+// Long enough that a GET right after a POST or DELETE still sees the transitional state on a busy
+// machine (150 ms was not: a CI run listed a new server already ACTIVE).
+const bootDelayMs = 1000;
 const deleteDelayMs = 100;
 
 let sim: Simulator;
@@ -64,7 +65,7 @@ const compute = (minor: string | number = 'latest') => ({ 'openstack-api-version
 const bookworm = '8ac9d4a4-5e03-48b0-acde-77a0345a9ab1';
 const tinyImage = '31c4ec89-adc0-4dde-928d-b5f5552e4901';
 
-async function waitFor<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 3000): Promise<T> {
+async function waitFor<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

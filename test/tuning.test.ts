@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { defaultTuning, resolveTuning, workerOptionsFor } from '../src/worker/tuning.js';
 import { runCli } from './support/cli.js';
@@ -18,6 +19,16 @@ describe('worker tuning', () => {
     expect(() => resolveTuning({ maxConcurrentActivities: 'lots' }, {})).toThrow('--max-concurrent-activities: must be an integer from 1 to 1000000, got "lots"');
     expect(() => resolveTuning({}, { LATENT_WORKER_WORKFLOW_POLLERS: '1' })).toThrow('LATENT_WORKER_WORKFLOW_POLLERS: must be an integer from 2 to 1000, got "1"');
     expect(() => resolveTuning({ activityPollers: '50', maxConcurrentActivities: '10' }, {})).toThrow('activity pollers (50) may not exceed concurrent activities (10)');
+  });
+
+  it('says the same default in `worker --help`, the README and docs/benchmark.md as src/worker/tuning.ts', async () => {
+    const help = await runCli(['worker', '--help'], {});
+    const activities = defaultTuning.maxConcurrentActivityTaskExecutions;
+    expect(help.stdout.replace(/\s+/g, ' ')).toMatch(new RegExp(`--max-concurrent-activities <n>.*default:? ${activities}\\b`));
+    const readme = readFileSync('README.md', 'utf8').replace(/\s+/g, ' ');
+    expect(readme).toContain(`LATENT_WORKER_MAX_CONCURRENT_ACTIVITIES\`, default ${activities},`);
+    expect(readme).not.toMatch(/maxConcurrentActivities` of `createLatentWorker`, default \d+/);
+    expect(readFileSync('docs/benchmark.md', 'utf8')).toContain(`| \`--max-concurrent-activities\` | \`LATENT_WORKER_MAX_CONCURRENT_ACTIVITIES\` | ${activities} |`);
   });
 
   it('the worker command refuses a bad tuning value before it connects anywhere, naming the flag', async () => {

@@ -10,18 +10,19 @@ import { runCli } from './support/cli.js';
 
 describe('worker process settings', () => {
   it('takes each setting from its option, else its variable, else the default', () => {
-    expect(parseWorkerOps({}, {}, false)).toEqual({ logFormat: 'json', logLevel: 'INFO', shutdownGraceSeconds: 30 });
+    expect(parseWorkerOps({}, {}, false)).toEqual({ logFormat: 'json', logLevel: 'INFO', shutdownGraceSeconds: 30, censusIntervalSeconds: 60 });
     expect(parseWorkerOps({}, {}, true).logFormat).toBe('text');
-    const env = { LATENT_WORKER_METRICS_ADDRESS: '0.0.0.0:9464', LATENT_WORKER_HEALTH_ADDRESS: '8080', LATENT_WORKER_LOG_LEVEL: 'debug', LATENT_WORKER_SHUTDOWN_GRACE: '45' };
+    const env = { LATENT_WORKER_METRICS_ADDRESS: '0.0.0.0:9464', LATENT_WORKER_HEALTH_ADDRESS: '8080', LATENT_WORKER_LOG_LEVEL: 'debug', LATENT_WORKER_SHUTDOWN_GRACE: '45', LATENT_WORKER_CENSUS_INTERVAL: '15' };
     expect(parseWorkerOps({}, env, false)).toEqual({
       metrics: { host: '0.0.0.0', port: 9464, hostPort: '0.0.0.0:9464' },
       health: { host: '127.0.0.1', port: 8080, hostPort: '127.0.0.1:8080' },
       logFormat: 'json',
       logLevel: 'DEBUG',
       shutdownGraceSeconds: 45,
+      censusIntervalSeconds: 15,
     });
-    const overridden = parseWorkerOps({ metricsAddress: '[::1]:9500', shutdownGrace: '0', logFormat: 'text' }, env, false);
-    expect(overridden).toMatchObject({ metrics: { host: '::1', port: 9500, hostPort: '[::1]:9500' }, shutdownGraceSeconds: 0, logFormat: 'text' });
+    const overridden = parseWorkerOps({ metricsAddress: '[::1]:9500', shutdownGrace: '0', logFormat: 'text', censusInterval: '0' }, env, false);
+    expect(overridden).toMatchObject({ metrics: { host: '::1', port: 9500, hostPort: '[::1]:9500' }, shutdownGraceSeconds: 0, logFormat: 'text', censusIntervalSeconds: 0 });
   });
 
   it.each([
@@ -32,6 +33,8 @@ describe('worker process settings', () => {
     [{ logLevel: 'loud' }, '--log-level (or LATENT_WORKER_LOG_LEVEL) must be one of TRACE, DEBUG, INFO, WARN, ERROR'],
     [{ shutdownGrace: '-1' }, '--shutdown-grace (or LATENT_WORKER_SHUTDOWN_GRACE) must be a number of seconds, 0 or more'],
     [{ shutdownGrace: '7200' }, '--shutdown-grace (or LATENT_WORKER_SHUTDOWN_GRACE) must be at most 3600 seconds'],
+    [{ censusInterval: 'hourly' }, '--census-interval (or LATENT_WORKER_CENSUS_INTERVAL) must be a number of seconds (0 turns the census off)'],
+    [{ censusInterval: '100000' }, '--census-interval (or LATENT_WORKER_CENSUS_INTERVAL) must be at most 86400 seconds'],
     [{ metricsAddress: '9464', healthAddress: '0.0.0.0:9464' }, 'must use different ports, both are 9464'],
   ])('refuses %o, naming the option and what is valid', (options, message) => {
     expect(() => parseWorkerOps(options, {}, false)).toThrow(ConfigError);

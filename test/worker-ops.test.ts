@@ -6,7 +6,8 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LatentWorkerClient } from '../src/client/api.js';
 import { EXIT } from '../src/client/exitCodes.js';
-import { parseConfig, type LoadedConfig } from '../src/config/load.js';
+import { cloudScopeOf, parseConfig, type LoadedConfig } from '../src/config/load.js';
+import { statusWatcherId } from '../src/workflows/statusWatchNames.js';
 import { OpenStackClient } from '../src/openstack/index.js';
 import { defaultUsers, startSimulator, type Simulator } from '../src/simulator/index.js';
 import { startDevServer } from '../src/temporal/devServer.js';
@@ -29,7 +30,7 @@ const IMAGE = '8ac9d4a4-5e03-48b0-acde-77a0345a9ab1';
 
 const suffix = randomUUID().slice(0, 6);
 const deployment = `ops-${suffix}`;
-const names = { metrics: `ops-metrics-${suffix}`, drain: `ops-drain-${suffix}`, twice: `ops-twice-${suffix}` };
+const names = { metrics: `ops-metrics-${suffix}`, drain: `ops-drain-${suffix}`, twice: `ops-twice-${suffix}`, census: `ops-census-${suffix}` };
 const scratch = path.join(projectRoot, '.scratch', `worker-ops-${suffix}`);
 const taskQueue = uniqueTaskQueue('worker-ops');
 
@@ -61,7 +62,7 @@ beforeAll(async () => {
     temporalAddress: temporalAddress(),
     taskQueue,
     logFile: path.join(scratch, 'worker-1.log'),
-    args: ['--metrics-address', `127.0.0.1:${metricsPort}`, '--shutdown-grace', String(SHUTDOWN_GRACE_SECONDS), '--log-format', 'json'],
+    args: ['--metrics-address', `127.0.0.1:${metricsPort}`, '--census-interval', '1', '--shutdown-grace', String(SHUTDOWN_GRACE_SECONDS), '--log-format', 'json'],
   });
   client = new LatentWorkerClient(await connectClient(), taskQueue);
 });
@@ -152,7 +153,7 @@ describe('the worker process in operation', () => {
       name: `orphan-${suffix}`,
       flavorRef: '1',
       imageRef: IMAGE,
-      metadata: { 'latent-worker:deployment': deployment, 'latent-worker:workflow-id': `latent-worker:gone-${suffix}`, 'latent-worker:run-id': randomUUID() },
+      metadata: { 'latent-worker:deployment': deployment, 'latent-worker:workflow-id': `latent-worker:${name}`, 'latent-worker:run-id': randomUUID() },
     });
     await cloud.close();
     const reaped = await runCli(['--config', configFile, 'reap', '--grace', '0', '--json'], { TEMPORAL_ADDRESS: temporalAddress(), LATENT_WORKER_TASK_QUEUE: taskQueue });
@@ -168,6 +169,16 @@ describe('the worker process in operation', () => {
     console.log(`A scrape of ${metricsUrl} after one lifecycle and one reaped orphan (whole scrape: ${scrapeFile}):\n${[...excerpt, ...sdkExcerpt].join('\n')}`);
 
     expect(valueOf(samples, 'latent_worker_lifecycles_total', lifecycle)).toBe(1);
+    // Labels in Prometheus' style, as the SDK's own metrics have them, not the workflow meter's camel case.
+    const lifecycleSample = samples.find((sample) => sample.name === 'latent_worker_lifecycles_total' && sample.labels.worker === name && sample.labels.outcome === 'released')!;
+    expect(lifecycleSample.labels).toEqual({ namespace: 'default', task_queue: taskQueue, workflow_type: 'latentWorkerLifecycle', outcome: 'released', worker: name });
+    expect(valueOf(samples, 'latent_worker_launches_total', { worker: name, result: 'ready', task_queue: taskQueue })).toBe(1);
+    expect(valueOf(samples, 'latent_worker_phase_duration_seconds_count', { phase: 'booting', task_queue: taskQueue })).toBe(1);
+    // The cloud's status watcher listed while the boot was awaited, and now waits on nothing.
+    const watched = samples.find((sample) => sample.name === 'latent_worker_watcher_last_list_timestamp_seconds')?.labels.cloud ?? '(no watcher metric)';
+    expect(watched).toContain(simulator.authUrlV3);
+    expect(valueOf(samples, 'latent_worker_watcher_last_list_timestamp_seconds', { cloud: watched })).toBeGreaterThan(Date.now() / 1000 - 120);
+    expect(valueOf(samples, 'latent_worker_watcher_waiting_servers', { cloud: watched })).toBe(0);
     expect(valueOf(samples, 'latent_worker_servers_created_total', { worker: name, adopted: 'false' })).toBe(1);
     expect(valueOf(samples, 'latent_worker_servers_deleted_total', { worker: name })).toBe(1);
     expect(valueOf(samples, 'latent_worker_servers_reaped_total')).toBe(1);
@@ -197,6 +208,26 @@ describe('the worker process in operation', () => {
     const tokens = lines.filter((line) => 'taskToken' in line).map((line) => line.taskToken);
     expect(tokens.length).toBeGreaterThan(0);
     expect(new Set(tokens)).toEqual(new Set(['[redacted]']));
+  });
+
+  it('counts running lifecycles by phase and the servers of the deployment by status (the census)', async () => {
+    const name = names.census;
+    await client.substantiate(config.workers.get(name)!.specFor());
+    await client.waitForPhase(name, 'waiting-for-attach', { intervalMs: 100 });
+    const waiting = { phase: 'waiting-for-attach' };
+    const during = await scrapeUntil((current) => valueOf(current, 'latent_worker_lifecycles_running', waiting) === 1 && valueOf(current, 'latent_worker_servers', { status: 'ACTIVE' }) === 1, 30_000);
+    console.log(`The census while one lifecycle waits for its CI worker:\n${during.text.split('\n').filter((line) => /^latent_worker_(lifecycles_running|servers|census)/.test(line) && !line.includes('_total')).join('\n')}`);
+    expect(valueOf(during.samples, 'latent_worker_lifecycles_running', waiting)).toBe(1);
+    expect(valueOf(during.samples, 'latent_worker_lifecycles_running', { phase: 'booting' })).toBe(0);
+    expect(valueOf(during.samples, 'latent_worker_servers', { status: 'ACTIVE' })).toBe(1);
+    expect(valueOf(during.samples, 'latent_worker_census_timestamp_seconds', { source: 'temporal' })).toBeGreaterThan(Date.now() / 1000 - 60);
+
+    await client.release(name);
+    expect((await client.result(name)).outcome).toBe('released');
+    const after = await scrapeUntil((current) => valueOf(current, 'latent_worker_lifecycles_running', waiting) === 0 && valueOf(current, 'latent_worker_servers', { status: 'ACTIVE' }) === 0, 30_000);
+    // A status no longer seen reads 0, not its last count.
+    expect(valueOf(after.samples, 'latent_worker_lifecycles_running', waiting)).toBe(0);
+    expect(after.samples.some((sample) => sample.name === 'latent_worker_servers' && sample.labels.status === 'ACTIVE' && sample.value === 0)).toBe(true);
   });
 
   it('on SIGTERM turns not ready, hands its in-flight activity back, exits 0; a second worker finishes the lifecycle', async () => {
@@ -231,12 +262,14 @@ describe('the worker process in operation', () => {
     expect((await handle.result()).outcome).toBe('released');
     expect(simulator.servers()).toEqual([]);
 
-    // Handed back, not left to time out: the boot wait's next attempt started well within its 30 s heartbeat timeout.
-    const events = (await handle.fetchHistory()).events ?? [];
-    const waitScheduled = events.find((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'waitForActive');
-    const waitStarted = events.find((event) => event.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === waitScheduled?.eventId?.toString());
-    expect(waitStarted?.activityTaskStartedEventAttributes?.attempt).toBeGreaterThanOrEqual(2);
-    expect(Number(waitStarted!.eventTime!.seconds) * 1000 - signalledAt).toBeLessThan(20_000);
+    // Handed back, not left to time out: the in-flight activity was the cloud's status watcher
+    // (the boot waits on it); its attempt ended as the worker's shutdown, not as a heartbeat
+    // timeout, and the next attempt ran in the second worker.
+    const cloud = cloudScopeOf(config.workers.get(name)!.credentials);
+    const watcher = await client.temporal.workflow.getHandle(statusWatcherId(config.deployment, taskQueue, cloud)).describe();
+    const watch = watcher.raw.pendingActivities?.find((activity) => activity.activityType?.name === 'watchCloudStatus');
+    expect(watch?.attempt).toBeGreaterThanOrEqual(2);
+    expect(watch?.lastFailure).toMatchObject({ applicationFailureInfo: { type: 'WorkerShutdown' } });
   });
 
   it('ends at once on a second signal, and the lifecycle goes on elsewhere', async () => {
@@ -252,8 +285,8 @@ describe('the worker process in operation', () => {
     expect(await worker.process.exited).toBe('signal SIGTERM');
     expect(Date.now() - secondAt).toBeLessThan(2_000);
 
-    // Nothing was handed back this time: as after a crash, the boot wait is retried once its
-    // 30 s heartbeat timeout has passed.
+    // Nothing was handed back this time: as after a crash, the status watcher's watch is retried
+    // once its 10 s heartbeat timeout has passed, and tells the boot.
     third = await startWorkerCli({ configFile, temporalAddress: temporalAddress(), taskQueue, logFile: path.join(scratch, 'worker-3.log') });
     await client.waitForPhase(name, 'waiting-for-attach', { intervalMs: 100 });
     await client.release(name);

@@ -1,9 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workflowsPath } from '../src/worker/worker.js';
-import { workflowBundleOption, writeWorkflowBundle } from '../src/worker/workflowBundle.js';
+import { workflowBundleOption, writeWorkflowBundle, writeWorkflowBundles } from '../src/worker/workflowBundle.js';
+import { failureConverterPath } from '../src/codec/index.js';
 import { startLifecycleRig, type LifecycleRig } from './support/lifecycleRig.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bundle-'));
@@ -42,4 +43,14 @@ describe('a workflow bundle built ahead', () => {
     expect(workflowBundleOption(plain, undefined)).toEqual({ workflowBundle: { codePath: plain } });
     expect(() => workflowBundleOption(plain, { failureConverterPath: '/x.cjs' })).toThrow('holds the default failure converter, but this worker');
   });
+
+  it('built as a directory of both kinds, gives each worker the kind its payload encryption needs', async () => {
+    const bundles = path.join(dir, 'bundles');
+    const files = await writeWorkflowBundles(bundles, workflowsPath(), failureConverterPath());
+    expect(files).toEqual([path.join(bundles, 'default.js'), path.join(bundles, 'encrypting.js')]);
+    expect(workflowBundleOption(bundles, undefined)).toEqual({ workflowBundle: { codePath: path.join(bundles, 'default.js') } });
+    const encrypting = { failureConverterPath: failureConverterPath() };
+    expect(workflowBundleOption(bundles, encrypting)).toEqual({ workflowBundle: { codePath: path.join(bundles, 'encrypting.js') } });
+    expect(readFileSync(path.join(bundles, 'encrypting.js'), 'utf8')).toContain('failure converter: encrypting');
+  }, 120_000);
 });

@@ -1,10 +1,9 @@
 import { cancellationSignal } from '@temporalio/activity';
 import type { CloudRegistry } from './cloudRegistry.js';
 import { cloudCall } from './failures.js';
+import type { WorkerRef } from '../workflows/types.js';
 
-export interface AuthenticateInput {
-  workerName: string;
-}
+export type AuthenticateInput = WorkerRef;
 
 /** What history may know about a session: never the token itself. */
 export interface AuthenticateResult {

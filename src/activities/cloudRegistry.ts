@@ -10,8 +10,15 @@ import type { ImageFunction } from '../config/serverOptions.js';
 import { LookupCache } from './lookupCache.js';
 import { ServerCap, type ServerCapOptions } from './serverCap.js';
 import { OWNER_KEYS } from './ownerKeys.js';
+import { masterDefinedWorker } from '../config/masterDefined.js';
+import type { SealingKey } from '../config/sealing.js';
+import type { WorkerRef } from '../workflows/types.js';
 
 export interface CloudRegistryOptions {
+  /** Open the sealed accounts of workers that CI masters define (LATENT_WORKER_SEALING_KEYS). */
+  sealingKeys?: readonly SealingKey[];
+  /** For clouds.yaml look-ups of master-defined workers; default process.env. */
+  env?: Record<string, string | undefined>;
   /** Per-request timeout for every OpenStack call. */
   timeoutMs?: number;
   /** The quick tick of the shared status poller (see ServerWatcher); default 200 ms. */
@@ -20,6 +27,10 @@ export interface CloudRegistryOptions {
   watcher?: Omit<WatcherOptions, 'fastTickMs' | 'log'>;
   /** Told about every OpenStack call of every client (the worker's metrics). */
   observer?: RequestObserver;
+  /** Told about every list of each cloud's status poller (the worker's metrics); `cloud` as `distinctClouds` names it. */
+  watcherHealth?: (cloud: string) => { listed(ok: boolean, waiting: number): void };
+  /** Told how long each request to a cloud waited for `requests_per_second`, or that it was refused. */
+  rateLimitTurn?: (cloud: string) => (waitMs: number, refused: boolean) => void;
   /** How often `max_servers` recounts and how long a create waits for room, for tests. */
   serverCap?: Pick<ServerCapOptions, 'recountMs' | 'maxWaitMs'>;
 }
@@ -49,16 +60,35 @@ export class CloudRegistry {
   private readonly shares = new Map<string, CloudShare>();
   private readonly pools = new Map<string, HttpClient>();
   private readonly watchers = new Map<string, ServerWatcher>();
+  /** Workers defined by CI masters, by name, with the account they were opened from. */
+  private readonly masterDefined = new Map<string, { account: string; worker: ResolvedWorker }>();
 
   constructor(
     private readonly config: LoadedConfig,
     private readonly options: CloudRegistryOptions = {},
   ) {}
 
+  /**
+   * Makes a master-defined worker known to this process from the sealed account its activity
+   * input carries (a no-op for workers the config defines). A master that changed the account
+   * (a new password in master.cfg) gets a new client; the old one is closed.
+   */
+  adopt(ref: WorkerRef): void {
+    if (ref.sealedCredentials === undefined) return;
+    const worker = masterDefinedWorker(ref.workerName, ref.sealedCredentials, this.options.sealingKeys ?? [], this.options.env ?? process.env);
+    const account = JSON.stringify(worker.credentials);
+    const known = this.masterDefined.get(ref.workerName);
+    if (known?.account === account) return;
+    this.masterDefined.set(ref.workerName, { account, worker });
+    const stale = this.clients.get(ref.workerName);
+    this.clients.delete(ref.workerName);
+    void stale?.close();
+  }
+
   forWorker(workerName: string): OpenStackClient {
     let client = this.clients.get(workerName);
     if (!client) {
-      const worker = workerOrThrow(this.config, workerName);
+      const worker = this.worker(workerName);
       client = new OpenStackClient(worker.credentials, {
         tokenCache: this.tokens,
         clientVersion: worker.definition.client_version,
@@ -71,9 +101,29 @@ export class CloudRegistry {
     return client;
   }
 
+  /**
+   * Whether this process can reach the worker's cloud with the worker's own account: the config
+   * still defines it (a running lifecycle may outlive its definition), or its CI master sealed the
+   * account into the activity input.
+   */
+  hasWorker(workerName: string): boolean {
+    return this.config.workers.has(workerName) || this.masterDefined.has(workerName);
+  }
+
+  /** A configured worker on the cloud and project of this label (a lifecycle's `LatentWorkerCloud`). */
+  workerForCloudLabel(label: string): string | undefined {
+    for (const [workerName, { credentials }] of this.config.workers) if (cloudLabel(credentials) === label) return workerName;
+    return undefined;
+  }
+
+  /** The worker's `notify_on_missing`, or none once its definition is gone. */
+  recipientsOf(workerName: string): string[] {
+    return this.config.workers.get(workerName)?.definition.notify_on_missing ?? [];
+  }
+
   /** The limits, caches and gates of the worker's cloud. */
   shareFor(workerName: string): CloudShare {
-    const worker = workerOrThrow(this.config, workerName);
+    const worker = this.worker(workerName);
     const name = cloudScopeOf(worker.credentials);
     let share = this.shares.get(name);
     if (!share) {
@@ -81,7 +131,7 @@ export class CloudRegistry {
       share = {
         name,
         limits,
-        rateLimiter: new RateLimiter(limits.requestsPerSecond),
+        rateLimiter: new RateLimiter(limits.requestsPerSecond, Date.now, this.options.rateLimitTurn?.(name)),
         createSlots: new Semaphore(limits.maxConcurrentCreates),
         lookups: new LookupCache(limits.lookupCacheSeconds * 1000),
         cap: limits.maxServers === undefined ? undefined : this.capFor(workerName, name, limits.maxServers),
@@ -96,14 +146,16 @@ export class CloudRegistry {
    * (cloud, user, scope) and region, so that it reads with credentials that work for the worker.
    */
   watcherFor(workerName: string): ServerWatcher {
-    const { credentials } = workerOrThrow(this.config, workerName);
+    const { credentials } = this.worker(workerName);
     const key = `${tokenCacheKey(credentials)} region:${credentials.regionName ?? ''} interface:${credentials.interface ?? 'public'}`;
     let watcher = this.watchers.get(key);
     if (!watcher) {
       const cloud = cloudLabel(credentials);
+      const health = this.options.watcherHealth?.(cloudScopeOf(credentials));
       watcher = new ServerWatcher(this.forWorker(workerName).compute, {
         ...this.options.watcher,
         fastTickMs: this.options.pollIntervalMs,
+        onList: health && ((ok, waiting) => health.listed(ok, waiting)),
         // Not the activity logger: the poller outlives the activity that started it.
         log: (message) => Runtime.instance().logger.warn(`${cloud}: ${message}`),
       });
@@ -112,16 +164,21 @@ export class CloudRegistry {
     return watcher;
   }
 
+  /** Where the fleet's status watcher of `cloud` (as `distinctClouds` names it) reports its lists: the same health metrics as the process's poller. */
+  statusWatchHealth(cloud: string): { listed(ok: boolean, waiting: number): void } | undefined {
+    return this.options.watcherHealth?.(cloud);
+  }
+
   /** The worker's image function (the seed's callable), which stays in this process. */
   imageFunctionFor(workerName: string): ImageFunction {
-    const imageFunction = workerOrThrow(this.config, workerName).imageFunction;
+    const imageFunction = this.worker(workerName).imageFunction;
     if (!imageFunction) throw new Error(`worker "${workerName}" has no image function in ${this.config.source}`);
     return imageFunction;
   }
 
   /** A non-secret name for the worker's cloud and project, for reports. */
   cloudLabelFor(workerName: string): string {
-    return cloudLabel(workerOrThrow(this.config, workerName).credentials);
+    return cloudLabel(this.worker(workerName).credentials);
   }
 
   /**
@@ -144,6 +201,10 @@ export class CloudRegistry {
     this.clients.clear();
     await Promise.all([...this.pools.values()].map((pool) => pool.close()));
     this.pools.clear();
+  }
+
+  private worker(workerName: string): ResolvedWorker {
+    return this.masterDefined.get(workerName)?.worker ?? workerOrThrow(this.config, workerName);
   }
 
   /** One keep-alive pool per cloud and TLS setting, behind the cloud's request budget. */
@@ -172,3 +233,4 @@ export class CloudRegistry {
     });
   }
 }
+

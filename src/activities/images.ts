@@ -2,13 +2,13 @@ import { cancellationSignal } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { isUuid, type ImageFunction } from '../config/serverOptions.js';
 import type { CallOptions, Image, ImageApi } from '../openstack/index.js';
-import type { ImageSelector, ImageSpec } from '../workflows/types.js';
+import type { ImageSelector, ImageSpec, WorkerRef } from '../workflows/types.js';
 import type { CloudRegistry } from './cloudRegistry.js';
 import type { LookupCache } from './lookupCache.js';
 import { cloudCall } from './failures.js';
+import { FAILURE_TYPES } from '../contract/names.js';
 
-export interface ResolveImageInput {
-  workerName: string;
+export interface ResolveImageInput extends WorkerRef {
   image: ImageSpec;
 }
 
@@ -22,6 +22,13 @@ export interface ResolvedImage {
 
 /** The Glance reads that resolving an image needs. */
 export type ImageReads = Pick<ImageApi, 'getImage' | 'findImagesByName' | 'listImages'>;
+
+/** Every image the worker's account sees (all pages), as Glance describes them, for a master's image callable. */
+export function listImagesActivity(clouds: CloudRegistry) {
+  return async function listImages({ workerName }: WorkerRef): Promise<Image[]> {
+    return cloudCall(() => clouds.forWorker(workerName).image.listImages({}, { signal: cancellationSignal() }));
+  };
+}
 
 export function resolveImageActivity(clouds: CloudRegistry) {
   return async function resolveImage({ workerName, image }: ResolveImageInput): Promise<ResolvedImage> {
@@ -47,7 +54,7 @@ function cachedReads(glance: ImageApi, lookups: LookupCache): ImageReads {
 export async function findImage(glance: ImageReads, image: ImageSpec, imageFunction: () => ImageFunction, options: CallOptions): Promise<ResolvedImage> {
   if (typeof image === 'string' && isUuid(image)) {
     const found = await cloudCall(() => glance.getImage(image, options));
-    if (!found) throw ApplicationFailure.nonRetryable(`image ${image} does not exist or is not visible to this project`, 'ImageNotFound');
+    if (!found) throw ApplicationFailure.nonRetryable(`image ${image} does not exist or is not visible to this project`, FAILURE_TYPES.imageNotFound);
     return usable(found);
   }
   if (typeof image === 'string') {
@@ -64,13 +71,13 @@ export async function findImage(glance: ImageReads, image: ImageSpec, imageFunct
 
 function usable(image: Image): ResolvedImage {
   if (image.status !== 'active') {
-    throw ApplicationFailure.nonRetryable(`image ${image.id} (${image.name}) is ${image.status}, not active`, 'ImageNotActive');
+    throw ApplicationFailure.nonRetryable(`image ${image.id} (${image.name}) is ${image.status}, not active`, FAILURE_TYPES.imageNotActive);
   }
   return { id: image.id, name: image.name ?? image.id, sizeBytes: image.size ?? undefined, minDiskGiB: image.min_disk ?? undefined };
 }
 
 function only(candidates: Image[], what: string): Image {
-  if (candidates.length === 0) throw ApplicationFailure.nonRetryable(`no active image is ${what}`, 'ImageNotFound');
+  if (candidates.length === 0) throw ApplicationFailure.nonRetryable(`no active image is ${what}`, FAILURE_TYPES.imageNotFound);
   if (candidates.length > 1) {
     const listed = candidates.map((candidate) => `${candidate.id} (created ${candidate.created_at})`).join(', ');
     throw ApplicationFailure.nonRetryable(`more than one image is ${what}: ${listed}; use a UUID or a selector with pick`, 'ImageAmbiguous');
@@ -89,7 +96,7 @@ function matches(image: Image, selector: ImageSelector): boolean {
 
 function pick(candidates: Image[], selector: ImageSelector): Image {
   if (candidates.length === 0) {
-    throw ApplicationFailure.nonRetryable(`no active image matches the selector ${JSON.stringify(selector)}`, 'ImageNotFound');
+    throw ApplicationFailure.nonRetryable(`no active image matches the selector ${JSON.stringify(selector)}`, FAILURE_TYPES.imageNotFound);
   }
   const byAge = [...candidates].sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
   return selector.pick === 'oldest' ? byAge[0]! : byAge.at(-1)!;
@@ -101,12 +108,12 @@ async function chosenByFunction(choose: (images: Image[]) => Image | string | Pr
   try {
     chosen = await choose(images);
   } catch (error) {
-    throw ApplicationFailure.nonRetryable(`the image function threw: ${error instanceof Error ? error.message : String(error)}`, 'ImageFunctionFailed');
+    throw ApplicationFailure.nonRetryable(`the image function threw: ${error instanceof Error ? error.message : String(error)}`, FAILURE_TYPES.imageFunctionFailed);
   }
   const id = typeof chosen === 'string' ? chosen : chosen?.id;
   const image = images.find((candidate) => candidate.id === id);
   if (!image) {
-    throw ApplicationFailure.nonRetryable(`the image function returned ${JSON.stringify(id ?? chosen)}, which is not one of the ${images.length} images it was given`, 'ImageFunctionFailed');
+    throw ApplicationFailure.nonRetryable(`the image function returned ${JSON.stringify(id ?? chosen)}, which is not one of the ${images.length} images it was given`, FAILURE_TYPES.imageFunctionFailed);
   }
   return image;
 }

@@ -1,4 +1,4 @@
-import { inputProblems } from '../client/inputSchema.js';
+import { inputProblems } from '../contract/inputSchema.js';
 
 /**
  * What is wrong with a lifecycle's input, one `path: problem` per field. A local activity, so that

@@ -30,11 +30,13 @@ interface ServerFields {
 /**
  * What a lifecycle tells people when it gives up: the server booted but no CI worker attached
  * (`missing`), or every launch attempt failed (`failed`, with each attempt's reason; the server
- * fields, fault and console tail then describe the last attempt's server, if it got one).
+ * fields, fault and console tail then describe the last attempt's server, if it got one), or a
+ * server could not be deleted for a long time and the delete goes on (`undeletable`).
  */
 export type MissingReport =
   | (ReportFields & ServerFields & { kind: 'missing' })
-  | (ReportFields & Partial<ServerFields> & { kind: 'failed'; reasons: string[] });
+  | (ReportFields & Partial<ServerFields> & { kind: 'failed'; reasons: string[] })
+  | (ReportFields & ServerFields & { kind: 'undeletable'; stuckSeconds: number; lastError: string });
 
 /** Tells people that a worker's CI worker never attached, or that its launches all failed. */
 export interface MissingNotifier {

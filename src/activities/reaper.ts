@@ -1,5 +1,5 @@
 import { cancellationSignal, getClient } from '@temporalio/activity';
-import { isGrpcServiceError, ServiceError, WorkflowNotFoundError, type WorkflowExecutionStatusName } from '@temporalio/client';
+import { isGrpcServiceError, ServiceError, WorkflowNotFoundError, type WorkflowExecutionDescription, type WorkflowExecutionStatusName } from '@temporalio/client';
 import type { CloudRegistry } from './cloudRegistry.js';
 import { cloudCall } from './failures.js';
 import { OWNER_KEYS } from './ownerKeys.js';
@@ -36,8 +36,14 @@ export interface DeploymentServer {
   owner?: OwnerRef;
 }
 
-/** Temporal's status of the owning run, or NOT_FOUND when Temporal knows no such run. */
-export type OwnerState = WorkflowExecutionStatusName | 'NOT_FOUND';
+/**
+ * Temporal's status of the owning run; NOT_FOUND when Temporal knows no such run of a workflow id
+ * it knows; CARRIED_ON when the run is closed but its chain goes on in an open run (a `workflow
+ * reset` or a continue-as-new gives a new run id, while the server names the old one); FOREIGN when
+ * this namespace knows no run of that workflow id at all (another installation sharing the
+ * deployment, or a history past retention), which is never reason enough to delete.
+ */
+export type OwnerState = WorkflowExecutionStatusName | 'NOT_FOUND' | 'CARRIED_ON' | 'FOREIGN';
 
 const DESCRIBE_TIMEOUT_MS = 10_000;
 // gRPC INVALID_ARGUMENT: a run id that is not a UUID names no run that could ever exist.
@@ -77,19 +83,41 @@ export function reaperActivities(clouds: CloudRegistry, { deployment }: { deploy
   async function describeOwners({ owners }: { owners: OwnerRef[] }): Promise<OwnerState[]> {
     const workflows = getClient().workflow;
     const states: OwnerState[] = [];
-    for (const { workflowId, runId } of owners) {
+    const describe = async (workflowId: string, runId?: string) => {
       try {
-        const description = await workflows.withDeadline(Date.now() + DESCRIBE_TIMEOUT_MS, () => workflows.getHandle(workflowId, runId).describe());
-        states.push(description.status.name);
+        return await workflows.withDeadline(Date.now() + DESCRIBE_TIMEOUT_MS, () => workflows.getHandle(workflowId, runId).describe());
       } catch (error) {
         if (!namesNoRun(error)) throw error;
-        states.push('NOT_FOUND');
+        return undefined;
       }
+    };
+    for (const { workflowId, runId } of owners) {
+      const run = await describe(workflowId, runId);
+      if (run && OPEN.has(run.status.name)) {
+        states.push(run.status.name);
+        continue;
+      }
+      const current = await describe(workflowId);
+      if (!current) states.push('FOREIGN');
+      else if (!run) states.push('NOT_FOUND');
+      else states.push(OPEN.has(current.status.name) && sameChain(run, current) ? 'CARRIED_ON' : run.status.name);
     }
     return states;
   }
 
   return { reaperTargets, listDeploymentServers, describeOwners };
+}
+
+const OPEN = new Set<string>(['RUNNING', 'PAUSED']);
+
+/**
+ * Runs of one chain (reset, continue-as-new, retry) share the first run id. A server that does not
+ * say it is taken as the same chain: keeping a server is the safe mistake.
+ */
+function sameChain(run: WorkflowExecutionDescription, current: WorkflowExecutionDescription): boolean {
+  const first = (description: WorkflowExecutionDescription) => description.raw.workflowExecutionInfo?.firstRunId || undefined;
+  const [a, b] = [first(run), first(current)];
+  return a === undefined || b === undefined || a === b;
 }
 
 function namesNoRun(error: unknown): boolean {

@@ -2,17 +2,25 @@ import { activityInfo, cancellationSignal } from '@temporalio/activity';
 import type { CloudRegistry } from './cloudRegistry.js';
 import type { MissingNotifier } from './notify.js';
 import { consoleTail } from './servers.js';
+import type { WorkerRef } from '../workflows/types.js';
 
-export interface MissingInput {
-  workerName: string;
+export interface MissingInput extends WorkerRef {
   serverId: string;
   serverName: string;
   recipients: string[];
   missingTimeoutSeconds: number;
+  /** Read before the server was deleted; looked up here when absent (lifecycles that notified first). */
+  diagnostics?: ServerDiagnostics;
 }
 
-export interface LaunchFailedInput {
-  workerName: string;
+/** What the cloud says about a server a report is about. */
+export interface ServerDiagnostics {
+  status: string;
+  fault?: string;
+  consoleTail?: string;
+}
+
+export interface LaunchFailedInput extends WorkerRef {
   recipients: string[];
   reasons: string[];
 }
@@ -23,12 +31,16 @@ export interface LaunchFailedInput {
  * here so that none of it has to pass through workflow history.
  */
 export function reportActivities(clouds: CloudRegistry, notifier: MissingNotifier) {
-  async function notifyMissing(input: MissingInput): Promise<void> {
-    const diagnostics = await serverDiagnostics(clouds, input.workerName, input.serverId);
+  async function notifyMissing({ diagnostics, ...input }: MissingInput): Promise<void> {
     await notifier.notifyMissing({
       kind: 'missing',
-      ...input,
-      ...diagnostics,
+      // Named one by one: the sealed account, if any, is for the cloud calls, not for reports.
+      workerName: input.workerName,
+      serverId: input.serverId,
+      serverName: input.serverName,
+      recipients: input.recipients,
+      missingTimeoutSeconds: input.missingTimeoutSeconds,
+      ...(diagnostics ?? (await serverDiagnostics(clouds, input, input.serverId))),
       ...reportIdentity(clouds, input.workerName),
     });
   }
@@ -44,7 +56,12 @@ export function reportActivities(clouds: CloudRegistry, notifier: MissingNotifie
     });
   }
 
-  return { notifyMissing, notifyLaunchFailed };
+  /** Read while the server still exists, so that it can be deleted before anyone is told. */
+  async function missingDiagnostics(input: WorkerRef & { serverId: string }): Promise<ServerDiagnostics> {
+    return serverDiagnostics(clouds, input, input.serverId);
+  }
+
+  return { notifyMissing, notifyLaunchFailed, missingDiagnostics };
 }
 
 /**
@@ -61,7 +78,7 @@ function reportIdentity(clouds: CloudRegistry, workerName: string) {
 }
 
 /** Best effort: a report goes out even when the cloud cannot say more about the server. */
-async function serverDiagnostics(clouds: CloudRegistry, workerName: string, serverId: string): Promise<{ status: string; fault?: string; consoleTail?: string }> {
+async function serverDiagnostics(clouds: CloudRegistry, { workerName }: WorkerRef, serverId: string): Promise<ServerDiagnostics> {
   const cloud = clouds.forWorker(workerName);
   const server = await cloud.compute.getServer(serverId, { signal: cancellationSignal() }).catch(() => undefined);
   return { status: server?.status ?? 'unknown', fault: server?.fault?.message, consoleTail: await consoleTail(cloud, serverId) };

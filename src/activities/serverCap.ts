@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { abortable, delay } from '../openstack/abortable.js';
+import { FAILURE_TYPES } from '../contract/names.js';
 
 export interface ServerCapOptions {
   /** `max_servers`. */
@@ -60,7 +61,7 @@ export class ServerCap {
       if (waitMs <= 0) {
         throw ApplicationFailure.create({
           message: `max_servers ${this.options.maxServers} of ${this.options.cloud} reached (${used} servers of this deployment): no capacity for another within ${Math.round(this.maxWaitMs / 1000)} s`,
-          type: 'OpenStackQuotaExceeded',
+          type: FAILURE_TYPES.openStackQuotaExceeded,
           nonRetryable: true,
         });
       }

@@ -1,12 +1,17 @@
-import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activity';
+import { activityInfo, cancellationSignal, getClient, heartbeat, log } from '@temporalio/activity';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { isOpenStackError, type OpenStackClient, type Server } from '../openstack/index.js';
 import type { WatchOutcome } from '../openstack/serverWatcher.js';
-import type { BlockDeviceSpec } from '../workflows/types.js';
+import { cloudKey } from '../workflows/searchAttributes.js';
+import type { BlockDeviceSpec, WorkerRef } from '../workflows/types.js';
 import type { CloudRegistry, CloudShare } from './cloudRegistry.js';
-import { cloudCall } from './failures.js';
+import { asFailure, cloudCall } from './failures.js';
+import { lookUntilGone } from './goneWait.js';
+import type { MissingNotifier } from './notify.js';
 import { OWNER_KEYS } from './ownerKeys.js';
 import { buildServerRequest, type ResolvedNic } from './serverRequest.js';
+import { FAILURE_TYPES } from '../contract/names.js';
 
 export interface ServerOwner {
   workflowId: string;
@@ -15,8 +20,7 @@ export interface ServerOwner {
   attempt: number;
 }
 
-export interface CreateServerInput {
-  workerName: string;
+export interface CreateServerInput extends WorkerRef {
   serverName: string;
   imageId?: string;
   /** A flavor id or name. */
@@ -35,8 +39,7 @@ export interface CreatedServer {
   adopted: boolean;
 }
 
-export interface ServerRef {
-  workerName: string;
+export interface ServerRef extends WorkerRef {
   serverId: string;
 }
 
@@ -52,12 +55,52 @@ export interface ServerActivityOptions {
    * workflow input so that running lifecycles and their histories stay as they are.
    */
   deployment: string;
+  /** Where a server that cannot be deleted for `undeletableAfterMs` is reported. */
+  notifier?: MissingNotifier;
+  /** The worker's `notify_on_missing`, while it is configured. */
+  recipientsOf?: (workerName: string) => string[];
+  /** Counts each such report (the worker's `servers_undeletable` metric). */
+  onUndeletable?: (workerName: string) => void;
+  /** How long a delete may fail before it is reported; default 30 minutes. */
+  undeletableAfterMs?: number;
+  /** How long a POST without an answer is given to show its server; default IN_FLIGHT_WAIT_MS. */
+  inFlightWaitMs?: number;
 }
+
+/** What the delete did, beyond deleting: for the lifecycle's status. */
+export interface DeleteOutcome {
+  /** The attempt that finished it: 1 when the first try went through. */
+  attempts: number;
+  /** When the delete was reported as stuck, if it was. */
+  undeletableReportedAt?: string;
+  /** Anything unusual about how it was done. */
+  note?: string;
+}
+
+/** What a delete keeps across its attempts, in its heartbeat details. */
+interface DeleteProgress {
+  status?: string;
+  undeletableReportedAt?: string;
+}
+
+/** A delete that fails this long is reported once, and goes on. */
+export const UNDELETABLE_AFTER_MS = 30 * 60_000;
+/**
+ * How long after a POST that got no answer its server may still appear: nova-api finishes a
+ * request whose client went away. A retry posts again only after looking for that long.
+ */
+export const IN_FLIGHT_WAIT_MS = 60_000;
+const IN_FLIGHT_POLL_MS = 2_000;
+/** An attempt stops its own work this long before its start-to-close timeout. */
+const ATTEMPT_MARGIN_MS = 5_000;
+const DESCRIBE_TIMEOUT_MS = 10_000;
 
 const GiB = 1024 ** 3;
 const CONSOLE_TAIL_LINES = 30;
 /** Heartbeats are local calls (the SDK sends them on at most every 80% of the heartbeat timeout): cheap at any number of waits. */
 const HEARTBEAT_EVERY_MS = 5000;
+/** A delete's wait for its server to go ends this long before the attempt's start-to-close timeout, in the activity's own hands. */
+const GONE_WAIT_MARGIN_MS = 30_000;
 /**
  * A create waits this long at most for one of its cloud's `max_concurrent_creates` slots; the
  * activity's own retries follow. With the wait for room under `max_servers` it stays well inside
@@ -67,19 +110,23 @@ const CREATE_SLOT_WAIT_MS = 40_000;
 /** setTimeout's limit: a later boot deadline is as good as none for one activity attempt. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export function serverActivities(clouds: CloudRegistry, { deployment }: ServerActivityOptions) {
+export function serverActivities(clouds: CloudRegistry, { deployment, notifier, recipientsOf, onUndeletable, undeletableAfterMs = UNDELETABLE_AFTER_MS, inFlightWaitMs = IN_FLIGHT_WAIT_MS }: ServerActivityOptions) {
   async function createServer(input: CreateServerInput): Promise<CreatedServer> {
     const cloud = clouds.forWorker(input.workerName);
     const share = clouds.shareFor(input.workerName);
-    const signal = cancellationSignal();
+    const info = activityInfo();
+    // This attempt's own work ends before Temporal times it out, so that it never overlaps the next.
+    const signal = info.startToCloseTimeoutMs > ATTEMPT_MARGIN_MS ? AbortSignal.any([cancellationSignal(), AbortSignal.timeout(info.startToCloseTimeoutMs - ATTEMPT_MARGIN_MS)]) : cancellationSignal();
     const options = { signal };
     // Only a retry can follow a create whose answer was lost: a first attempt has nothing to adopt
     // (names are per run and launch), and skips a list call per server.
-    if (activityInfo().attempt > 1) {
-      const existing = await cloudCall(() => findOwnedServer(cloud, input, options));
+    if (info.attempt > 1) {
+      const earlierPost = postedAtOf(info.heartbeatDetails);
+      // An earlier attempt's POST may still be inside Nova (nova-api finishes a request whose
+      // client went away): look for its server until it would have appeared, then post again.
+      const existing = await cloudCall(() => lookForOwnedServer(cloud, input, earlierPost === undefined ? 0 : earlierPost + inFlightWaitMs, options));
       if (existing) return { id: existing.id, name: existing.name, adopted: true };
     }
-
     const flavor = await cloudCall(() => share.lookups.get(`flavor:${input.flavor}`, () => cloud.compute.getFlavor(input.flavor), signal));
     const blockDevices = input.blockDevices && (await cloudCall(() => withVolumeSizes(cloud, share, input.blockDevices!, options)));
     const novaArgs = input.novaArgs ?? {};
@@ -101,12 +148,14 @@ export function serverActivities(clouds: CloudRegistry, { deployment }: ServerAc
     });
     const release = await share.createSlots.acquire(
       CREATE_SLOT_WAIT_MS,
-      () => ApplicationFailure.retryable(`no create slot free within ${CREATE_SLOT_WAIT_MS / 1000} s (max_concurrent_creates ${share.limits.maxConcurrentCreates} of ${share.name})`, 'CreateSlotTimeout'),
+      () => ApplicationFailure.retryable(`no create slot free within ${CREATE_SLOT_WAIT_MS / 1000} s (max_concurrent_creates ${share.limits.maxConcurrentCreates} of ${share.name})`, FAILURE_TYPES.createSlotTimeout),
       signal,
     );
     try {
       const reserved = await share.cap?.reserve(signal);
       const sentAt = Date.now();
+      // Said before the POST: a later attempt then knows one may be in flight.
+      heartbeat({ postedAt: sentAt });
       try {
         const created = await cloudCall(() => cloud.compute.createServer(request.server, { ...options, schedulerHints: request.schedulerHints }));
         reserved?.(true);
@@ -115,6 +164,14 @@ export function serverActivities(clouds: CloudRegistry, { deployment }: ServerAc
       } catch (error) {
         // Without an answer from Nova the server may exist all the same: count it until the next recount says otherwise.
         reserved?.(!refused(error));
+        // Nova answered (even with a 5xx): it is done with the request, and any server it made is listed already.
+        heartbeat({ postedAt: statusOf(error) === undefined ? sentAt : undefined });
+        if (statusOf(error) !== undefined || cancellationSignal().aborted) throw error;
+        const late = await cloudCall(() => lookForOwnedServer(cloud, input, sentAt + inFlightWaitMs, options)).catch(() => undefined);
+        if (late) {
+          clouds.watcherFor(input.workerName).remember(late.id, sentAt);
+          return { id: late.id, name: late.name, adopted: true };
+        }
         throw error;
       }
     } catch (error) {
@@ -154,30 +211,124 @@ export function serverActivities(clouds: CloudRegistry, { deployment }: ServerAc
     return judgeBoot(cloud, serverId, outcome.kind === 'gone' ? undefined : outcome.server);
   }
 
-  /** Deletes and then waits, on the cloud's shared status poller, until Nova no longer shows the server; a 404 counts as done. */
-  async function deleteServer({ workerName, serverId }: ServerRef): Promise<void> {
-    const nova = clouds.forWorker(workerName).compute;
-    const watcher = clouds.watcherFor(workerName);
+  /**
+   * Deletes and then waits, reading the server itself (src/activities/goneWait.ts), until Nova no
+   * longer shows it; a 404 counts as done. While Nova has the server this never gives up: every failure
+   * (a lock's 409, a 400 or 403 on a server in an odd state, an unusable page of the status list,
+   * Keystone down) is retried with the lifecycle's capped backoff. Past `undeletableAfterMs` it is
+   * reported once (notification and metric), and retried still.
+   */
+  async function deleteServer({ workerName, serverId }: ServerRef): Promise<DeleteOutcome> {
+    const info = activityInfo();
+    const progress = deleteProgressOf(info.heartbeatDetails);
     const signal = cancellationSignal();
-    const sentAt = Date.now();
-    if ((await cloudCall(() => nova.deleteServer(serverId, { signal }))) === 'already-gone') return;
-    await whileHeartbeating(
-      () => watcher.statusOf(serverId) ?? 'deleting',
-      () => cloudCall(() => watcher.watch(serverId, 'gone', { signal, since: sentAt })),
+    try {
+      const reach = await reachFor(workerName, serverId, signal);
+      if (reach === 'not-found') {
+        return { attempts: info.attempt, note: `worker "${workerName}" is no longer configured; a worker on its cloud found server ${serverId} gone` };
+      }
+      const nova = clouds.forWorker(reach).compute;
+      const done: DeleteOutcome = { attempts: info.attempt, ...(progress.undeletableReportedAt ? { undeletableReportedAt: progress.undeletableReportedAt } : {}) };
+      if (reach !== workerName) done.note = `worker "${workerName}" is no longer configured: deleted through worker "${reach}", which reaches the same server`;
+      if ((await cloudCall(() => nova.deleteServer(serverId, { signal }))) === 'already-gone') return done;
+      let status = 'deleting';
+      const until = Date.now() + Math.max(0, info.startToCloseTimeoutMs - GONE_WAIT_MARGIN_MS);
+      await whileHeartbeating(
+        () => ({ ...progress, status }),
+        () => lookUntilGone(serverId, (options) => cloudCall(() => nova.getServer(serverId, options)), { signal, until, onStatus: (seen) => (status = seen) }),
+      );
+      return done;
+    } catch (error) {
+      if (signal.aborted) throw error;
+      const stuckMs = Date.now() - info.scheduledTimestampMs;
+      // The reaper's deletes are bounded (its next run tries again): only a lifecycle's delete is reported.
+      if (!progress.undeletableReportedAt && stuckMs >= undeletableAfterMs && info.workflowType !== 'orphanReaper') {
+        progress.undeletableReportedAt = new Date().toISOString();
+        heartbeat(progress);
+        await reportUndeletable(workerName, serverId, stuckMs, error);
+      }
+      throw keepTrying(error, serverId);
+    }
+  }
+
+  /**
+   * Which configured worker's client reaches the server: its own or, once its definition is gone
+   * from the config, one configured for the same cloud and project (the lifecycle's
+   * `LatentWorkerCloud`), whose 404 then means gone. When no configured worker has that cloud the
+   * server is looked for by id (a UUID) on every configured cloud; found nowhere, it may still be
+   * on the cloud no longer configured, so the delete keeps trying, loudly, rather than walk away.
+   */
+  async function reachFor(workerName: string, serverId: string, signal: AbortSignal): Promise<string | 'not-found'> {
+    if (clouds.hasWorker(workerName)) return workerName;
+    const label = await lifecycleCloud();
+    const sameCloud = label === undefined ? undefined : clouds.workerForCloudLabel(label);
+    if (sameCloud) {
+      const server = await cloudCall(() => clouds.forWorker(sameCloud).compute.getServer(serverId, { signal }));
+      return server && server.status !== 'DELETED' ? sameCloud : 'not-found';
+    }
+    const unanswered: string[] = [];
+    for (const { cloud, workerName: via } of clouds.distinctClouds()) {
+      try {
+        const server = await clouds.forWorker(via).compute.getServer(serverId, { signal });
+        if (server && server.status !== 'DELETED') return via;
+      } catch (error) {
+        unanswered.push(`${cloud}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    throw ApplicationFailure.retryable(
+      `worker "${workerName}" is no longer configured, and no configured worker reaches its cloud ${label ?? '(unknown)'}: ` +
+        `server ${serverId} is on none of the configured clouds${unanswered.length > 0 ? ` that answered (${unanswered.join('; ')})` : ''}. ` +
+        'The delete goes on until a worker for that cloud is configured again, or the server is gone',
+      'WorkerDefinitionGone',
     );
+  }
+
+  /** The lifecycle's `LatentWorkerCloud` search attribute (auth URL and project, never a credential). */
+  async function lifecycleCloud(): Promise<string | undefined> {
+    const execution = activityInfo().workflowExecution;
+    if (!execution) return undefined;
+    const workflows = getClient().workflow;
+    const description = await workflows.withDeadline(Date.now() + DESCRIBE_TIMEOUT_MS, () => workflows.getHandle(execution.workflowId, execution.runId).describe());
+    return description.typedSearchAttributes.get(cloudKey);
+  }
+
+  async function reportUndeletable(workerName: string, serverId: string, stuckMs: number, error: unknown): Promise<void> {
+    const reason = error instanceof Error ? error.message : String(error);
+    log.error(`server ${serverId} of worker "${workerName}" could not be deleted for ${Math.round(stuckMs / 60_000)} min; still trying: ${reason}`, { serverId });
+    onUndeletable?.(workerName);
+    const info = activityInfo();
+    try {
+      await notifier?.notifyMissing({
+        kind: 'undeletable',
+        workerName,
+        serverId,
+        serverName: '',
+        status: 'unknown',
+        recipients: recipientsOf?.(workerName) ?? [],
+        missingTimeoutSeconds: 0,
+        stuckSeconds: Math.round(stuckMs / 1000),
+        lastError: reason,
+        workflowId: info.workflowExecution?.workflowId ?? 'unknown',
+        cloud: clouds.hasWorker(workerName) ? clouds.cloudLabelFor(workerName) : 'unknown (worker no longer configured)',
+        at: new Date(info.scheduledTimestampMs).toISOString(),
+      });
+    } catch (notifyError) {
+      // The report is best effort: the delete itself must go on.
+      log.warn(`the report that server ${serverId} cannot be deleted was not delivered: ${notifyError instanceof Error ? notifyError.message : String(notifyError)}`);
+    }
   }
 
   return { createServer, waitForActive, deleteServer };
 }
 
 /** ACTIVE: done. ERROR, gone, or (with a deadline) anything else: the typed failure the workflow acts on. */
-async function judgeBoot(cloud: OpenStackClient, serverId: string, server: Server | undefined, deadline?: string): Promise<void> {
-  if (!server) throw ApplicationFailure.nonRetryable(`server ${serverId} disappeared while booting`, 'ServerVanished');
+export async function judgeBoot(cloud: OpenStackClient, serverId: string, server: Server | undefined, deadline?: string): Promise<void> {
+  if (!server) throw ApplicationFailure.nonRetryable(`server ${serverId} disappeared while booting`, FAILURE_TYPES.serverVanished);
   if (server.status === 'ACTIVE') return;
   if (server.status === 'ERROR') {
     const fault = server.fault?.message ?? 'no fault given';
     // A scheduler that found no room reports it as the fault of an ERROR server.
-    const type = /quota|no valid host/i.test(fault) ? 'ServerQuotaExceeded' : 'ServerError';
+    const type = /quota|no valid host/i.test(fault) ? FAILURE_TYPES.serverQuotaExceeded : FAILURE_TYPES.serverError;
     throw ApplicationFailure.create({
       message: `server ${serverId} went to ERROR while booting: ${fault}`,
       type,
@@ -187,14 +338,14 @@ async function judgeBoot(cloud: OpenStackClient, serverId: string, server: Serve
   }
   throw ApplicationFailure.create({
     message: `server ${serverId} was still ${server.status} at its boot deadline ${deadline}`,
-    type: 'BootTimeout',
+    type: FAILURE_TYPES.bootTimeout,
     nonRetryable: true,
     details: [{ status: server.status, consoleTail: await consoleTail(cloud, serverId) }],
   });
 }
 
 /** Runs `wait` while heartbeating the latest status, so that a crash is noticed and a cancellation delivered. */
-async function whileHeartbeating<T>(status: () => string | undefined, wait: () => Promise<T>): Promise<T> {
+async function whileHeartbeating<T>(status: () => unknown, wait: () => Promise<T>): Promise<T> {
   heartbeat(status());
   const timer = setInterval(() => heartbeat(status()), HEARTBEAT_EVERY_MS);
   try {
@@ -202,6 +353,30 @@ async function whileHeartbeating<T>(status: () => string | undefined, wait: () =
   } finally {
     clearInterval(timer);
   }
+}
+
+/** Heartbeat details of an earlier attempt: a status string from older code, or a DeleteProgress. */
+function deleteProgressOf(details: unknown): DeleteProgress {
+  if (typeof details !== 'object' || details === null) return {};
+  const { undeletableReportedAt } = details as DeleteProgress;
+  return typeof undeletableReportedAt === 'string' ? { undeletableReportedAt } : {};
+}
+
+/**
+ * Any failure of a delete, as one the retry policy retries: a server that exists must go, and
+ * what stops it now (a lock, a task in progress, an odd state, an outage) passes.
+ */
+function keepTrying(error: unknown, serverId: string): unknown {
+  const failure = asFailure(error);
+  if (!(failure instanceof ApplicationFailure) || !failure.nonRetryable) return failure;
+  return ApplicationFailure.create({
+    message: `${failure.message} (the delete of server ${serverId} is retried until Nova no longer has it)`,
+    type: failure.type ?? undefined,
+    nonRetryable: false,
+    nextRetryDelay: failure.nextRetryDelay ?? undefined,
+    details: failure.details ?? undefined,
+    cause: failure.cause,
+  });
 }
 
 /** Nova answered, and said no: nothing was made. */
@@ -223,6 +398,25 @@ async function findOwnedServer(cloud: OpenStackClient, input: CreateServerInput,
 }
 
 /**
+ * Looks for the server once, and again every few seconds until `until` (epoch ms) while a POST
+ * sent earlier may still be making it; stops early when this attempt's time runs out.
+ */
+async function lookForOwnedServer(cloud: OpenStackClient, input: CreateServerInput, until: number, options: { signal: AbortSignal }): Promise<Server | undefined> {
+  for (;;) {
+    const found = await findOwnedServer(cloud, input, options);
+    if (found || Date.now() >= until) return found;
+    await sleep(Math.min(IN_FLIGHT_POLL_MS, until - Date.now()), undefined, { signal: options.signal });
+  }
+}
+
+/** When an earlier attempt sent its POST, from its heartbeat details; undefined if it sent none. */
+function postedAtOf(details: unknown): number | undefined {
+  if (typeof details !== 'object' || details === null) return undefined;
+  const { postedAt } = details as { postedAt?: unknown };
+  return typeof postedAt === 'number' ? postedAt : undefined;
+}
+
+/**
  * The seed's rule for a volume without a size: as large as its source, rounded up to whole GiB
  * (an image's bytes, or its min_disk if larger; a volume's or snapshot's own size).
  */
@@ -236,7 +430,7 @@ async function withVolumeSizes(cloud: OpenStackClient, share: CloudShare, device
 }
 
 async function sourceSizeGiB(cloud: OpenStackClient, share: CloudShare, device: BlockDeviceSpec, options: { signal: AbortSignal }): Promise<number> {
-  const missing = (what: string) => ApplicationFailure.nonRetryable(`block device ${device.uuid}: no ${what} with that id to take volume_size from`, 'BlockDeviceSourceNotFound');
+  const missing = (what: string) => ApplicationFailure.nonRetryable(`block device ${device.uuid}: no ${what} with that id to take volume_size from`, FAILURE_TYPES.blockDeviceSourceNotFound);
   if (device.sourceType === 'image') {
     const image = await share.lookups.get(`image:${device.uuid}`, () => cloud.image.getImage(device.uuid), options.signal);
     if (!image) throw missing('image');

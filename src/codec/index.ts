@@ -38,7 +38,7 @@ export function describeEncryption(dataConverter: DataConverter | undefined): st
 }
 
 /** Compiled in dist/, the CommonJS source when run from src/. */
-function failureConverterPath(): string {
+export function failureConverterPath(): string {
   const compiled = fileURLToPath(new URL('./failureConverter.cjs', import.meta.url));
   return existsSync(compiled) ? compiled : compiled.replace(/\.cjs$/, '.cts');
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/errors.js';
 
 /** The one variable that holds a key ring: `id:base64key` entries, the first one encrypts. */
@@ -5,6 +6,11 @@ export const KEYS_VARIABLE = 'LATENT_WORKER_ENCRYPTION_KEYS';
 /** A single key, the same as `LATENT_WORKER_ENCRYPTION_KEYS=default:<key>`. */
 export const KEY_VARIABLE = 'LATENT_WORKER_ENCRYPTION_KEY';
 export const SINGLE_KEY_ID = 'default';
+/**
+ * A file holding the key ring, as LATENT_WORKER_ENCRYPTION_KEYS would: for a secret kept out of
+ * the environment, e.g. a systemd credential (`LoadCredential=`, deploy/systemd/).
+ */
+export const KEYS_FILE_VARIABLE = 'LATENT_WORKER_ENCRYPTION_KEYS_FILE';
 
 const KEY_BYTES = 32;
 const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -37,25 +43,39 @@ type Env = Record<string, string | undefined>;
 export function keyRingFromEnv(env: Env): KeyRing | undefined {
   const ring = env[KEYS_VARIABLE]?.trim() || undefined;
   const single = env[KEY_VARIABLE]?.trim() || undefined;
-  if (ring && single) throw new EncryptionKeyError(`set ${KEYS_VARIABLE} or ${KEY_VARIABLE}, not both`);
+  const file = env[KEYS_FILE_VARIABLE]?.trim() || undefined;
+  const set = [ring && KEYS_VARIABLE, single && KEY_VARIABLE, file && KEYS_FILE_VARIABLE].filter(Boolean);
+  if (set.length > 1) throw new EncryptionKeyError(`set one of ${KEYS_VARIABLE}, ${KEY_VARIABLE} or ${KEYS_FILE_VARIABLE}, not ${set.join(' and ')}`);
   if (single) return keyRing([{ id: SINGLE_KEY_ID, key: decodeKey(single, KEY_VARIABLE) }], KEY_VARIABLE);
-  if (ring) return keyRing(parseRing(ring), KEYS_VARIABLE);
+  if (ring) return keyRing(parseRing(ring, KEYS_VARIABLE), KEYS_VARIABLE);
+  if (file) {
+    const source = `${KEYS_FILE_VARIABLE} (${file})`;
+    return keyRing(parseRing(readKeyFile(file, source), source), source);
+  }
   return undefined;
 }
 
-function parseRing(text: string): EncryptionKey[] {
+function readKeyFile(file: string, source: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new EncryptionKeyError(`${source} cannot be read: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+function parseRing(text: string, source: string): EncryptionKey[] {
   // A stray comma (e.g. from joining a list in a deployment template) is not worth refusing.
-  const entries = text.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  const entries = text.split(/[,\n]/).map((entry) => entry.trim()).filter((entry) => entry !== '');
   const keys: EncryptionKey[] = [];
   entries.forEach((entry, index) => {
     const colon = entry.indexOf(':');
-    if (colon < 0) throw new EncryptionKeyError(`${KEYS_VARIABLE}: entry ${index + 1} is not "id:base64key"`);
+    if (colon < 0) throw new EncryptionKeyError(`${source}: entry ${index + 1} is not "id:base64key"`);
     const id = entry.slice(0, colon);
     if (!KEY_ID.test(id)) {
-      throw new EncryptionKeyError(`${KEYS_VARIABLE}: entry ${index + 1} has key id ${JSON.stringify(id)}; ids are 1-64 letters, digits, ".", "_" or "-"`);
+      throw new EncryptionKeyError(`${source}: entry ${index + 1} has key id ${JSON.stringify(id)}; ids are 1-64 letters, digits, ".", "_" or "-"`);
     }
-    if (keys.some((key) => key.id === id)) throw new EncryptionKeyError(`${KEYS_VARIABLE}: key id "${id}" appears twice`);
-    keys.push({ id, key: decodeKey(entry.slice(colon + 1), `${KEYS_VARIABLE}: key "${id}"`) });
+    if (keys.some((key) => key.id === id)) throw new EncryptionKeyError(`${source}: key id "${id}" appears twice`);
+    keys.push({ id, key: decodeKey(entry.slice(colon + 1), `${source}: key "${id}"`) });
   });
   return keys;
 }

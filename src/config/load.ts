@@ -9,7 +9,8 @@ import type { WorkerSpec } from '../workflows/types.js';
 import { ConfigError, cloudLabel, resolveCredentials } from './credentials.js';
 import { resolveNotifySettings, type NotifySettings } from './notify.js';
 import { renderProperties } from './render.js';
-import { configFileSchema, deploymentSchema, workerDefinitionSchema, type ReaperSettings, type WorkerDefinition } from './schema.js';
+import { shareThisPackageWithConfigCode } from './selfImport.js';
+import { configFileSchema, deploymentSchema, workerDefinitionSchema, type DeleteSettings, type ReaperSettings, type WorkerDefinition } from './schema.js';
 import type { ImageFunction } from './serverOptions.js';
 import { checkCloudNames, limitsFor, type CloudLimits, type CloudNames } from './limits.js';
 
@@ -44,6 +45,7 @@ export interface LoadedConfig {
   /** Written on every server this installation creates; its reaper looks at no other servers. */
   deployment: string;
   reaper: ReaperSettings;
+  deletes: DeleteSettings;
 }
 
 type Env = Record<string, string | undefined>;
@@ -68,14 +70,11 @@ export async function loadConfigFile(path: string, env: Env = process.env): Prom
 }
 
 async function readConfigFile(path: string): Promise<unknown> {
-  if (/\.(mjs|js)$/.test(path)) {
-    const module = (await import(pathToFileURL(path).href)) as { default?: unknown };
-    return module.default;
-  }
-  if (path.endsWith('.ts')) {
+  if (/\.(mjs|js|ts)$/.test(path)) {
+    await shareThisPackageWithConfigCode();
     // TypeScript configs hold image functions written like the seed's find_image example.
-    const module = (await tsImport(pathToFileURL(path).href, import.meta.url)) as { default?: unknown };
-    return module.default;
+    const module = (path.endsWith('.ts') ? await tsImport(pathToFileURL(path).href, import.meta.url) : await import(pathToFileURL(path).href)) as { default?: unknown };
+    return defaultExport(module.default);
   }
   const text = readFileSync(path, 'utf8');
   try {
@@ -83,6 +82,15 @@ async function readConfigFile(path: string): Promise<unknown> {
   } catch (error) {
     throw new ConfigError(`${path}: not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`);
   }
+}
+
+/**
+ * A config's default export. In a CommonJS project, `export default` compiles to
+ * `exports.default`, which an import sees one level down (`module.exports.default`).
+ */
+function defaultExport(value: unknown): unknown {
+  if (typeof value === 'object' && value !== null && '__esModule' in value && 'default' in value) return value.default;
+  return value;
 }
 
 /** Validates raw definitions and resolves each worker's credentials, refusing bad input up front. */
@@ -112,7 +120,7 @@ export function parseConfig(raw: unknown, source: string, env: Env = process.env
     workers.set(definition.name, { definition, credentials, imageFunction, limits, specFor });
   }
   withSource(source, () => checkCloudNames(parsed.data.cloud_limits, cloudNames));
-  return { source, workers, notify, deployment: withSource(source, () => deploymentFrom(parsed.data.deployment, env)), reaper: parsed.data.reaper };
+  return { source, workers, notify, deployment: withSource(source, () => deploymentFrom(parsed.data.deployment, env)), reaper: parsed.data.reaper, deletes: parsed.data.deletes };
 }
 
 /** What shares a request budget, a create limit and look-ups: one auth URL, project and region. */
@@ -194,10 +202,26 @@ function describeIssues(error: z.ZodError, raw: unknown): string {
         where = field ? `${worker}: ${field}` : worker;
       }
       if (issue.code === 'unrecognized_keys' && top !== 'workers') where = [...issue.path, issue.keys.join(', ')].join('.');
-      const message = issue.code === 'unrecognized_keys' ? 'unknown key (check the spelling against the README)' : issue.message;
+      const message = issue.code === 'unrecognized_keys' ? 'unknown key (check the spelling against the README)' : plainMessage(issue.message);
       return `  - ${where || '(top level)'}: ${message}`;
     })
     .join('\n');
+}
+
+// zod's own words for a wrong type, as a person would say what is valid.
+const KINDS: Record<string, string> = { string: 'text', number: 'a number', boolean: 'true or false', array: 'a list', object: 'a mapping of keys to values', record: 'a mapping of keys to values', int: 'a whole number' };
+
+function plainMessage(message: string): string {
+  const wrongType = /^Invalid input: expected (\w+), received (\w+)$/.exec(message);
+  if (wrongType) {
+    const [, expected, received] = wrongType;
+    const kind = KINDS[expected!] ?? expected!;
+    return received === 'undefined' ? `required: ${kind}` : `must be ${kind}, not ${KINDS[received!] ?? received}`;
+  }
+  if (/^Too small: expected string to have >=1 characters?$/.test(message)) return 'must not be empty';
+  if (message === 'Invalid email address') return 'must be an email address, such as ci@example.org';
+  if (message === 'Invalid input') return 'not one of the accepted forms (see the README for this field)';
+  return message;
 }
 
 export function workerOrThrow(config: LoadedConfig, name: string): ResolvedWorker {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { blockDeviceSchema, imageSchema, metaSchema, novaArgsSchema } from './serverOptions.js';
 import { osAuthArgsSchema } from './authArgs.js';
 import { cloudLimitsSchema } from './limits.js';
+import { boundedSeconds, buildWaitSeconds, TIMEOUT_BOUNDS } from '../contract/timeouts.js';
 
 // Worker definitions use the argument names of Buildbot's OpenStackLatentWorker, so a Buildbot
 // user's `worker.OpenStackLatentWorker('bot2', 'sekrit', flavor=1, image=..., os_username=...)`
@@ -12,9 +13,6 @@ import { cloudLimitsSchema } from './limits.js';
 const workerName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit');
-
-// The type message only: a range check keeps its own message, so -5 is not called "not a number".
-const seconds = (what: string) => z.number({ error: (issue) => (issue.code === 'invalid_type' ? `${what} must be a number of seconds` : undefined) });
 
 const clientVersion = z
   .union([z.string(), z.number()])
@@ -49,12 +47,12 @@ const workerFields = z.strictObject({
   nova_args: novaArgsSchema,
   client_version: clientVersion.default('1.1'),
   // Buildbot's code defaults to an hour; its documentation (and we) say 20 minutes.
-  missing_timeout: seconds('missing_timeout').positive('must be more than 0 seconds').default(20 * 60),
-  boot_timeout: seconds('boot_timeout').positive('must be more than 0 seconds').default(10 * 60),
+  missing_timeout: boundedSeconds('missing_timeout', TIMEOUT_BOUNDS.missingTimeout).default(20 * 60),
+  boot_timeout: boundedSeconds('boot_timeout', TIMEOUT_BOUNDS.bootTimeout).default(10 * 60),
   // Buildbot's meaning: 0 releases the worker after each build, a negative value never.
-  build_wait_timeout: seconds('build_wait_timeout').default(10 * 60),
+  build_wait_timeout: buildWaitSeconds('build_wait_timeout').default(10 * 60),
   launch_attempts: z.number().int().min(1, 'must be at least 1').max(20, 'must be at most 20').default(3),
-  notify_on_missing: z.union([z.email(), z.array(z.email())]).default([]).transform((v) => (Array.isArray(v) ? v : [v])),
+  notify_on_missing: z.union([z.email(), z.array(z.email())], { error: 'must be an email address or a list of them' }).default([]).transform((v) => (Array.isArray(v) ? v : [v])),
 });
 
 export const workerDefinitionSchema = workerFields.refine((worker) => worker.image !== undefined || worker.block_devices !== undefined, {
@@ -66,9 +64,14 @@ export const workerDefinitionSchema = workerFields.refine((worker) => worker.ima
 export const deploymentSchema = z.string().regex(/^[A-Za-z0-9._-]{1,63}$/, 'must be 1-63 letters, digits, ".", "_" or "-"');
 
 const reaperSchema = z.strictObject({
-  intervalSeconds: seconds('intervalSeconds').int('must be a whole number of seconds').positive().default(300),
+  intervalSeconds: boundedSeconds('intervalSeconds', TIMEOUT_BOUNDS.reaperInterval).int('must be a whole number of seconds').default(300),
   // A server this young may come from a create still in flight for a run that has just closed.
-  graceSeconds: seconds('graceSeconds').nonnegative().default(600),
+  graceSeconds: boundedSeconds('graceSeconds', TIMEOUT_BOUNDS.reaperGrace).default(600),
+});
+
+// A delete never gives up on a server Nova still has; past this it is reported once, and goes on.
+const deletesSchema = z.strictObject({
+  reportAfterSeconds: boundedSeconds('reportAfterSeconds', TIMEOUT_BOUNDS.deleteReportAfter).default(1800),
 });
 
 export const configFileSchema = z.strictObject({
@@ -77,6 +80,7 @@ export const configFileSchema = z.strictObject({
     .min(1, 'define at least one worker'),
   deployment: deploymentSchema.default('default'),
   reaper: reaperSchema.default({ intervalSeconds: 300, graceSeconds: 600 }),
+  deletes: deletesSchema.default({ reportAfterSeconds: 1800 }),
   // Per-cloud request rate, concurrent creates, server cap and look-up cache (src/config/limits.ts).
   cloud_limits: cloudLimitsSchema.default({}),
   // Checked by resolveNotifySettings, which layers LATENT_WORKER_SMTP_* / _WEBHOOK_* over it first.
@@ -86,3 +90,4 @@ export const configFileSchema = z.strictObject({
 export type WorkerDefinition = z.output<typeof workerDefinitionSchema>;
 export type ConfigFile = z.output<typeof configFileSchema>;
 export type ReaperSettings = z.output<typeof reaperSchema>;
+export type DeleteSettings = z.output<typeof deletesSchema>;

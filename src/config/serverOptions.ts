@@ -1,3 +1,4 @@
+import { OWNER_KEYS } from '../activities/ownerKeys.js';
 import { z } from 'zod';
 import type { Image } from '../openstack/index.js';
 import { hasTemplate } from './render.js';
@@ -12,7 +13,8 @@ export function isUuid(value: string): boolean {
 }
 
 // A value that uses a build property is checked once it is rendered, at substantiate time.
-const uuid = (what: string) => z.string().refine((value) => hasTemplate(value) || UUID.test(value), `must be the UUID of the ${what}`);
+const uuid = (what: string) =>
+  z.string({ error: (issue) => (issue.input === undefined ? `required: the UUID of the ${what}` : `must be the UUID of the ${what}`) }).refine((value) => hasTemplate(value) || UUID.test(value), `must be the UUID of the ${what}`);
 
 /** Buildbot's `callable`: given every image the project can see, returns the one to boot. */
 export type ImageFunction = (images: Image[]) => Image | string | Promise<Image | string>;
@@ -83,7 +85,9 @@ const nic = z
  */
 export const novaArgsSchema = z
   .looseObject({
-    nics: z.union([z.literal('none'), z.literal('auto'), z.array(nic)]).optional(),
+    nics: z
+      .union([z.literal('none'), z.literal('auto'), z.array(nic)], { error: 'must be "none", "auto", or a list of nics, each {net-id | net-name | port-id, v4-fixed-ip, v6-fixed-ip, tag}' })
+      .optional(),
     availability_zone: z.string().min(1).optional(),
     security_groups: z.array(z.string().min(1)).optional(),
     config_drive: z.boolean().optional(),
@@ -93,9 +97,20 @@ export const novaArgsSchema = z
   })
   .default({});
 
-// Nova's limits on server metadata (nova/api/validation/parameter_types.py).
+// Nova's limits on server metadata (nova/api/validation/parameter_types.py, and the metadata_items
+// quota, 128 by default); the owner keys every server gets count against the same limit.
+const NOVA_METADATA_ITEMS = 128;
+const OWNER_KEY_COUNT = Object.keys(OWNER_KEYS).length;
+const OWNER_KEY_PREFIX = 'latent-worker:';
+export const MAX_USER_META_ITEMS = NOVA_METADATA_ITEMS - OWNER_KEY_COUNT;
 const META_KEY = /^[a-zA-Z0-9-_:. ]{1,255}$/;
 export const metaSchema = z
   .record(z.string().regex(META_KEY, 'metadata keys are 1-255 letters, digits, spaces or -_:.'), z.string().max(255, 'metadata values are at most 255 characters'))
-  .refine((meta) => Object.keys(meta).length <= 125, 'at most 125 metadata items (Nova allows 128; 3 mark ownership)')
+  .refine((meta) => Object.keys(meta).length <= MAX_USER_META_ITEMS, {
+    error: (issue) =>
+      `at most ${MAX_USER_META_ITEMS} metadata items, got ${Object.keys(issue.input as object).length}: Nova allows ${NOVA_METADATA_ITEMS} (its default metadata_items quota), and ${OWNER_KEY_COUNT} mark the server as this installation's (${Object.values(OWNER_KEYS).join(', ')})`,
+  })
+  .refine((meta) => !Object.keys(meta).some((key) => key.startsWith(OWNER_KEY_PREFIX)), {
+    error: (issue) => `metadata keys starting with "${OWNER_KEY_PREFIX}" are this project's own (${Object.keys(issue.input as object).filter((key) => key.startsWith(OWNER_KEY_PREFIX)).join(', ')})`,
+  })
   .default({});

@@ -28,6 +28,8 @@ export interface WorkerOpsSettings {
   logLevel: LogLevel;
   /** How long in-flight activities may run on after SIGINT/SIGTERM before they are cancelled and handed back. */
   shutdownGraceSeconds: number;
+  /** How often lifecycles by phase and servers by status are counted for the metrics; 0: never. */
+  censusIntervalSeconds: number;
 }
 
 /** Raw values, from the command line or else the environment. */
@@ -37,6 +39,7 @@ export interface WorkerOpsInput {
   logFormat?: string;
   logLevel?: string;
   shutdownGrace?: string;
+  censusInterval?: string;
 }
 
 export const WORKER_OPS_ENV = {
@@ -45,6 +48,7 @@ export const WORKER_OPS_ENV = {
   logFormat: 'LATENT_WORKER_LOG_FORMAT',
   logLevel: 'LATENT_WORKER_LOG_LEVEL',
   shutdownGrace: 'LATENT_WORKER_SHUTDOWN_GRACE',
+  censusInterval: 'LATENT_WORKER_CENSUS_INTERVAL',
 } as const satisfies Record<keyof WorkerOpsInput, string>;
 
 const FLAGS: Record<keyof WorkerOpsInput, string> = {
@@ -53,10 +57,13 @@ const FLAGS: Record<keyof WorkerOpsInput, string> = {
   logFormat: '--log-format',
   logLevel: '--log-level',
   shutdownGrace: '--shutdown-grace',
+  censusInterval: '--census-interval',
 };
 
 export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 30;
 const MAX_SHUTDOWN_GRACE_SECONDS = 3600;
+export const DEFAULT_CENSUS_INTERVAL_SECONDS = 60;
+const MAX_CENSUS_INTERVAL_SECONDS = 86_400;
 
 // Temporal's metrics exporter binds a socket address, not a host name: the host must be an IP.
 const listenAddress = z.string().transform((value, context): ListenAddress => {
@@ -83,6 +90,12 @@ const schema = z.object({
     .transform(Number)
     .pipe(z.number().max(MAX_SHUTDOWN_GRACE_SECONDS, `must be at most ${MAX_SHUTDOWN_GRACE_SECONDS} seconds`))
     .optional(),
+  censusInterval: z
+    .string()
+    .regex(/^\s*\d+(\.\d+)?\s*$/, 'must be a number of seconds (0 turns the census off)')
+    .transform(Number)
+    .pipe(z.number().max(MAX_CENSUS_INTERVAL_SECONDS, `must be at most ${MAX_CENSUS_INTERVAL_SECONDS} seconds`))
+    .optional(),
 });
 
 /**
@@ -101,7 +114,7 @@ export function parseWorkerOps(options: WorkerOpsInput, env: Record<string, stri
     });
     throw new ConfigError(problems.join('; '));
   }
-  const { metricsAddress, healthAddress, logFormat, logLevel, shutdownGrace } = result.data;
+  const { metricsAddress, healthAddress, logFormat, logLevel, shutdownGrace, censusInterval } = result.data;
   if (metricsAddress && healthAddress && metricsAddress.port === healthAddress.port) {
     throw new ConfigError(`--metrics-address and --health-address must use different ports, both are ${metricsAddress.port}`);
   }
@@ -112,6 +125,7 @@ export function parseWorkerOps(options: WorkerOpsInput, env: Record<string, stri
     logFormat: logFormat ?? (stdoutIsTty ? 'text' : 'json'),
     logLevel: logLevel ?? 'INFO',
     shutdownGraceSeconds: shutdownGrace ?? DEFAULT_SHUTDOWN_GRACE_SECONDS,
+    censusIntervalSeconds: censusInterval ?? DEFAULT_CENSUS_INTERVAL_SECONDS,
   };
 }
 

@@ -16,6 +16,8 @@ export class RateLimiter {
   constructor(
     readonly perSecond: number,
     private readonly now: () => number = Date.now,
+    /** Told how long each request waited for its turn, or that it was refused (the worker's metrics). */
+    private readonly onTurn: (waitMs: number, refused: boolean) => void = () => {},
   ) {
     if (!Number.isFinite(perSecond) || perSecond <= 0) throw new RangeError(`requests per second must be a positive number, got ${String(perSecond)}`);
     this.intervalMs = 1000 / perSecond;
@@ -32,12 +34,14 @@ export class RateLimiter {
     const slot = Math.max(this.theoreticalAt, now);
     const waitMs = Math.max(0, slot - this.toleranceMs - now);
     if (waitMs > maxWaitMs) {
+      this.onTurn(waitMs, true);
       throw new OpenStackError(
         { ...what, kind: 'rateLimited', retryable: true, retryAfterMs: Math.ceil(waitMs) },
         `this worker's limit of ${this.perSecond} requests per second to the cloud would hold the request for ${Math.ceil(waitMs)} ms (at most ${maxWaitMs} ms)`,
       );
     }
     this.theoreticalAt = slot + this.intervalMs;
+    this.onTurn(waitMs, false);
     if (waitMs > 0) await delay(waitMs, signal);
   }
 }

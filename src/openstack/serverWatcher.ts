@@ -48,6 +48,8 @@ export interface WatcherOptions {
   /** A deleted server not yet seen gone after this long is looked for in a full list; default 10 s. */
   goneRecheckMs?: number;
   log?: (message: string) => void;
+  /** Told after every list (whether it succeeded) with the number of servers waited on: the worker's health metrics. */
+  onList?: (ok: boolean, waiting: number) => void;
   now?: () => number;
 }
 
@@ -98,7 +100,8 @@ export class ServerWatcher {
   readonly calls = { lists: 0, fullLists: 0, gets: 0 };
   readonly boots = new DurationModel();
   readonly deletes = new DurationModel();
-  private readonly options: Required<Omit<WatcherOptions, 'log' | 'now'>>;
+  private readonly options: Required<Omit<WatcherOptions, 'log' | 'onList' | 'now'>>;
+  private readonly onList: (ok: boolean, waiting: number) => void;
   private readonly log: (message: string) => void;
   private readonly now: () => number;
   private readonly waiters = new Map<string, Set<Waiter>>();
@@ -136,6 +139,7 @@ export class ServerWatcher {
       if (!Number.isFinite(value) || value < 0) throw new RangeError(`${name} must be a non-negative number, got ${String(value)}`);
     }
     this.log = options.log ?? (() => {});
+    this.onList = options.onList ?? (() => {});
     this.now = options.now ?? Date.now;
   }
 
@@ -216,8 +220,10 @@ export class ServerWatcher {
           this.failingSince = undefined;
           this.backoffMs = 0;
           delayMs = this.nextDelay();
+          this.onList(true, this.waiting);
         } catch (error) {
           delayMs = this.failed(error);
+          if (!this.closed) this.onList(false, this.waiting);
         }
         if (this.waiters.size === 0 || this.closed) break;
         await this.sleep(delayMs);

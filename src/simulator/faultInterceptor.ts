@@ -7,7 +7,8 @@ import type { Route, RouteInterceptor, SimRequest, SimResponse } from './server.
 import { statusExplanation, statusTitle, webobError } from './webob.js';
 
 // Applies the firing route rules to one request, in the order they were added: latency and hang
-// delay it and let the next rule (or the handler) go on; error answers in place of the handler;
+// delay it and let the next rule (or the handler) go on (after a latency, even when the client has
+// gone meanwhile, as nova-api does); error answers in place of the handler;
 // responseLost lets the handler work and then drops the answer.
 
 const keystoneUnexpected = 'An unexpected error prevented the server from fulfilling your request.';
@@ -60,9 +61,11 @@ export function faultInterceptor(plan: FaultPlan): RouteInterceptor {
     for (const { rule, removed } of plan.firingFor(route.name)) {
       switch (rule.kind) {
         case 'latency':
-          try {
-            await sleep(rule.ms, undefined, { signal: req.signal });
-          } catch {
+          // nova-api (eventlet WSGI) learns that its client left only when it writes the answer:
+          // a slow request is finished all the same (a server is created), and the answer dropped.
+          await sleep(rule.ms, undefined, { ref: false });
+          if (req.signal.aborted) {
+            await next().catch(() => undefined);
             return dropped;
           }
           break;

@@ -15,6 +15,8 @@ export interface RecordedRequest {
   body: unknown;
   /** Epoch milliseconds when the request was fully received. */
   at: number;
+  /** Epoch milliseconds when the answer was sent; absent while in progress or when the client went away first. */
+  answeredAt?: number;
 }
 
 export type RequestBody =
@@ -201,14 +203,15 @@ export async function listen(host: string, port: number, record: (r: RecordedReq
     const body = await readBody(req);
     const method = req.method ?? 'GET';
     const query = parseQuery(url.searchParams);
-    record({
+    const recorded: RecordedRequest = {
       method,
       path: url.pathname,
       query,
       headers,
       body: body.kind === 'json' ? body.value : body.kind === 'malformed' ? body.text : undefined,
       at: Date.now(),
-    });
+    };
+    record(recorded);
     const requestId = `req-${randomUUID()}`;
     const gone = new AbortController();
     res.once('close', () => {
@@ -216,7 +219,11 @@ export async function listen(host: string, port: number, record: (r: RecordedReq
     });
     const simReq: SimRequest = { method, path: url.pathname, query, headers, body, requestId, params: {}, signal: gone.signal };
     const response = await dispatch(services, interceptor, simReq);
-    if (!res.destroyed) send(res, requestId, response);
+    if (!res.destroyed) {
+      send(res, requestId, response);
+      // What was in progress when (e.g. concurrent creates) is read from this.
+      recorded.answeredAt = Date.now();
+    }
   };
 
   const server: Server = createServer((req, res) => {

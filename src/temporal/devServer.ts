@@ -3,7 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
-import type { SearchAttributeType } from '@temporalio/common';
+import { cliTypeNames } from '../client/setup.js';
 import { searchAttributeKeys } from '../workflows/searchAttributes.js';
 import { resolveTemporalCli } from './binaries.js';
 import { spawnGuarded } from './guardedProcess.js';
@@ -25,6 +25,11 @@ export interface DevServerOptions {
   logFile?: string;
   /** Dynamic config overrides: key to any JSON value. */
   dynamicConfig?: Record<string, unknown>;
+  /**
+   * Register the project's search attributes at start (default). `false` gives a bare server, as
+   * a real installation starts: what `latent-worker setup` is for.
+   */
+  searchAttributes?: boolean;
   /** How long to wait for the server to answer; the default suits a loaded 2-core machine. */
   startTimeoutMs?: number;
 }
@@ -41,21 +46,12 @@ export interface DevServer {
 
 export const NAMESPACE = 'default';
 
-/** The `temporal` CLI's name for each search attribute type (`--search-attribute`, `--type`). */
-export const cliTypeNames: Record<SearchAttributeType, string> = {
-  TEXT: 'Text',
-  KEYWORD: 'Keyword',
-  INT: 'Int',
-  DOUBLE: 'Double',
-  BOOL: 'Bool',
-  DATETIME: 'Datetime',
-  KEYWORD_LIST: 'KeywordList',
-};
+export { cliTypeNames };
 
 const PROBE_TIMEOUT_MS = 5_000;
 const POLL_INTERVAL_MS = 250;
 
-/** Runs `temporal server start-dev` on 127.0.0.1 with the project's search attributes registered. */
+/** Runs `temporal server start-dev` on 127.0.0.1, by default with the project's search attributes registered. */
 export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
   const cli = await resolveTemporalCli();
   const port = opts.port ?? (await freePort());
@@ -68,7 +64,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   args.push(...(uiPort === undefined ? ['--headless'] : ['--ui-port', String(uiPort), '--ui-disable-news-fetch']));
   if (uiPort !== undefined && opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   if (opts.dbFilename) args.push('--db-filename', opts.dbFilename);
-  for (const key of searchAttributeKeys) args.push('--search-attribute', `${key.name}=${cliTypeNames[key.type]}`);
+  if (opts.searchAttributes !== false) for (const key of searchAttributeKeys) args.push('--search-attribute', `${key.name}=${cliTypeNames[key.type]}`);
   for (const [key, value] of Object.entries(opts.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
 
   const server = spawnGuarded(cli, args, logFile);
@@ -145,4 +141,21 @@ async function logTail(logFile: string, bytes = 4_000): Promise<string> {
   } catch (error) {
     return `(no output: ${error instanceof Error ? error.message : String(error)})`;
   }
+}
+
+/**
+ * The environment of a child process that must reach the local dev server at `address` and
+ * nothing else: none of the user's TEMPORAL_* settings (an API key, TLS, a profile) and no
+ * temporal.toml, which would otherwise apply to it as they do to Temporal's own tools.
+ */
+export function devServerEnv(address: string, env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
+  const cleared = Object.fromEntries(Object.keys(env).filter((key) => key.startsWith('TEMPORAL_')).map((key) => [key, undefined]));
+  return { ...cleared, TEMPORAL_ADDRESS: address, TEMPORAL_CONFIG_FILE: path.join(projectRoot, '.scratch', 'no-such-dir', 'temporal.toml') };
+}
+
+/** The same as arguments of `env`: `-u NAME` for each cleared variable, `NAME=value` for the rest. */
+export function envArgs(vars: Record<string, string | undefined>): string[] {
+  // env takes its options before the first assignment.
+  const entries = Object.entries(vars);
+  return [...entries.filter(([, value]) => value === undefined).flatMap(([key]) => ['-u', key]), ...entries.filter(([, value]) => value !== undefined).map(([key, value]) => `${key}=${value}`)];
 }

@@ -27,12 +27,12 @@ const KILL_WAIT_MS = 5_000;
  * Spawns `command` in its own process group (so Ctrl-C in a terminal reaches us, not it, and one
  * signal reaches any children it has), with stdout and stderr appended to `logFile`.
  */
-export function spawnGuarded(command: string, args: readonly string[], logFile: string): GuardedProcess {
+export function spawnGuarded(command: string, args: readonly string[], logFile: string, env: NodeJS.ProcessEnv = process.env): GuardedProcess {
   mkdirSync(path.dirname(logFile), { recursive: true });
   const logFd = openSync(logFile, 'a');
   let child;
   try {
-    child = spawn(command, args, { detached: true, stdio: ['ignore', logFd, logFd] });
+    child = spawn(command, args, { detached: true, stdio: ['ignore', logFd, logFd], env });
   } finally {
     closeSync(logFd);
   }

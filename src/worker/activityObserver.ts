@@ -8,9 +8,10 @@ const REAPER_WORKFLOW = 'orphanReaper';
 /**
  * Watches the server activities from outside, so that they stay plain functions: every log line
  * of an activity that works on a known server carries its `serverId`, and servers created,
- * deleted and reaped are counted (and said once in the log) when their activity succeeds.
+ * deleted and reaped are counted (and said once in the log) when their activity succeeds; a
+ * delete attempt that fails is counted too, and its server is undeletable until one succeeds.
  */
-export function serverActivityObserver(metrics: WorkerMetrics): ActivityInterceptorsFactory {
+export function serverActivityObserver(metrics: WorkerMetrics, cloudOf: (workerName: string) => string): ActivityInterceptorsFactory {
   return (context) => {
     let serverId: string | undefined;
     return {
@@ -18,15 +19,24 @@ export function serverActivityObserver(metrics: WorkerMetrics): ActivityIntercep
         async execute(input, next) {
           const argument = input.args[0];
           serverId = stringField(argument, 'serverId');
-          const result = await next(input);
           const workerName = stringField(argument, 'workerName') ?? 'unknown';
           const { activityType, workflowType } = context.info;
+          let result: unknown;
+          try {
+            result = await next(input);
+          } catch (error) {
+            // Every attempt is retried until the server is gone; one that fails is counted, and
+            // the server is undeletable until an attempt succeeds or a census no longer lists it.
+            if (activityType === 'deleteServer' && serverId && !context.cancellationSignal.aborted) metrics.serverDeleteFailed({ workerName, cloud: cloudOf(workerName), serverId });
+            throw error;
+          }
           if (activityType === 'createServer') {
             const created = result as CreatedServer;
             serverId = created.id;
             metrics.serverCreated(workerName, created.adopted);
             context.log.info(created.adopted ? 'server adopted' : 'server created', { workerName, serverName: created.name });
           } else if (activityType === 'deleteServer') {
+            if (serverId) metrics.serverDeleteSettled(cloudOf(workerName), serverId);
             if (workflowType === REAPER_WORKFLOW) metrics.serverReaped(workerName);
             else metrics.serverDeleted(workerName);
             context.log.info(workflowType === REAPER_WORKFLOW ? 'orphan server reaped' : 'server deleted', { workerName });

@@ -1,4 +1,6 @@
 import type { NativeConnection } from '@temporalio/worker';
+import { describeSetup, ensureSetup, type SetupReport } from '../client/setup.js';
+import { describeError } from '../client/failures.js';
 import type { CheckResult } from './health.js';
 
 const CHECK_TIMEOUT_MS = 3_000;
@@ -23,6 +25,39 @@ export function temporalReachable(connection: NativeConnection): () => Promise<C
       });
     return withTimeout(inFlight, CHECK_TIMEOUT_MS, { ok: false, detail: `no answer within ${CHECK_TIMEOUT_MS} ms` });
   };
+}
+
+// Once in place the set-up rarely changes; while it is not, an operator is fixing it and wants to see it turn.
+const SETUP_RECHECK_READY_MS = 300_000;
+const SETUP_RECHECK_NOT_READY_MS = 5_000;
+
+/**
+ * A readiness check: does the namespace exist, with every search attribute the lifecycle writes?
+ * Without them each lifecycle start is refused, so a worker is not ready however well it polls.
+ * Starts from the check the worker made at start, and asks again from time to time.
+ */
+export function setupCheck(connection: NativeConnection, target: { namespace: string; address: string }, first: CheckResult): () => Promise<CheckResult> {
+  let last: { at: number; result: CheckResult } = { at: Date.now(), result: first };
+  let inFlight: Promise<CheckResult> | undefined;
+  return () => {
+    const age = Date.now() - last.at;
+    if (age < (last.result.ok ? SETUP_RECHECK_READY_MS : SETUP_RECHECK_NOT_READY_MS)) return Promise.resolve(last.result);
+    inFlight ??= connection
+      .withDeadline(Date.now() + CHECK_TIMEOUT_MS, () => ensureSetup(connection, { ...target, apply: false }))
+      .then(fromReport, (error: unknown): CheckResult => ({ ok: false, detail: `cannot check the namespace and search attributes: ${describeError(error)}` }))
+      .then((result) => {
+        last = { at: Date.now(), result };
+        return result;
+      })
+      .finally(() => {
+        inFlight = undefined;
+      });
+    return withTimeout(inFlight, CHECK_TIMEOUT_MS, { ok: false, detail: `the set-up check got no answer within ${CHECK_TIMEOUT_MS} ms` });
+  };
+}
+
+function fromReport(report: SetupReport): CheckResult {
+  return { ok: report.ready, detail: describeSetup(report) };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {

@@ -47,6 +47,17 @@ export const defaultTuning: WorkerTuning = {
   activityTaskPollers: 10,
 };
 
+/**
+ * The process environment the worker's memory was measured with (docs/benchmark.md, "Worker
+ * memory"): a 256 MiB old space so that V8 collects instead of growing the heap, 2 MiB
+ * semi-spaces, two malloc arenas for the SDK's native threads. The benchmark runs its workers
+ * with it, and the Dockerfile and deploy/systemd set it (test/deploy.test.ts checks both).
+ */
+export const WORKER_PROCESS_ENV = {
+  NODE_OPTIONS: '--max-old-space-size=256 --max-semi-space-size=2',
+  MALLOC_ARENA_MAX: '2',
+} as const;
+
 export const tuningSettings: readonly Setting[] = [
   { key: 'maxCachedWorkflows', flag: 'max-cached-workflows', env: 'LATENT_WORKER_MAX_CACHED_WORKFLOWS', description: 'lifecycles kept in memory between their tasks', min: 0, max: 1_000_000 },
   { key: 'maxConcurrentActivityTaskExecutions', flag: 'max-concurrent-activities', env: 'LATENT_WORKER_MAX_CONCURRENT_ACTIVITIES', description: 'activities run at once (each booting or deleting server holds one)', min: 1, max: 1_000_000 },

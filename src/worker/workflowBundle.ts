@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { DataConverter } from '@temporalio/common';
 import { bundleWorkflowCode, type Logger } from '@temporalio/worker';
 
@@ -6,7 +7,8 @@ import { bundleWorkflowCode, type Logger } from '@temporalio/worker';
 // seconds of CPU and leaves about 100 MiB of resident memory behind for the process's life
 // (docs/benchmark.md). A bundle built ahead of time skips both. The failure converter is part of
 // the bundle, so a bundle says which one it holds and the worker refuses one that does not match
-// its own payload encryption.
+// its own payload encryption. A directory holds one bundle of each kind, `default.js` and
+// `encrypting.js`, and the worker takes the one its encryption needs: so an image can carry both.
 
 const MARK = '// latent-worker workflow bundle; failure converter: ';
 
@@ -23,8 +25,25 @@ export async function writeWorkflowBundle(outFile: string, workflowsPath: string
   writeFileSync(outFile, `${code.slice(0, at)}\n${MARK}${converterKind(dataConverter)}${code.slice(at)}\n`);
 }
 
-/** The Worker.create option for a bundle file; throws naming the file when it is unusable. */
-export function workflowBundleOption(file: string, dataConverter: DataConverter | undefined): { workflowBundle: { codePath: string } } {
+/** Both kinds of bundle into `dir`, as `default.js` and `encrypting.js`; returns their paths. */
+export async function writeWorkflowBundles(dir: string, workflowsPath: string, failureConverterPath: string, logger?: Logger): Promise<string[]> {
+  mkdirSync(dir, { recursive: true });
+  const kinds: [ConverterKind, DataConverter | undefined][] = [
+    ['default', undefined],
+    ['encrypting', { failureConverterPath }],
+  ];
+  const files: string[] = [];
+  for (const [kind, dataConverter] of kinds) {
+    const file = path.join(dir, `${kind}.js`);
+    await writeWorkflowBundle(file, workflowsPath, dataConverter, logger);
+    files.push(file);
+  }
+  return files;
+}
+
+/** The Worker.create option for a bundle file (or a directory of both kinds); throws naming the file when it is unusable. */
+export function workflowBundleOption(fileOrDir: string, dataConverter: DataConverter | undefined): { workflowBundle: { codePath: string } } {
+  const file = isDirectory(fileOrDir) ? path.join(fileOrDir, `${converterKind(dataConverter)}.js`) : fileOrDir;
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -37,4 +56,12 @@ export function workflowBundleOption(file: string, dataConverter: DataConverter 
     throw new Error(`workflow bundle ${file} holds the ${kind} failure converter, but this worker's payload encryption needs the ${converterKind(dataConverter)} one: rebuild it with the worker's LATENT_WORKER_* encryption settings`);
   }
   return { workflowBundle: { codePath: file } };
+}
+
+function isDirectory(file: string): boolean {
+  try {
+    return statSync(file).isDirectory();
+  } catch {
+    return false;
+  }
 }

@@ -1,7 +1,14 @@
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
+import { MASTER_ACTIVITIES } from '../contract/names.js';
+import type { ChooseImageInput, ChosenImage } from './types.js';
 
 type Activities = ReturnType<typeof createActivities>;
+
+/** What a CI master serves (src/contract/names.ts MASTER_ACTIVITIES), implemented in its language. */
+interface MasterActivities {
+  [MASTER_ACTIVITIES.chooseImage](input: ChooseImageInput): Promise<ChosenImage>;
+}
 
 // Each group gets the timeouts and retry bounds its kind of work needs. Errors that a retry
 // cannot fix (unknown image, bad request) are thrown as non-retryable by the activities.
@@ -12,11 +19,42 @@ export const inputCheck = proxyLocalActivities<Pick<Activities, 'checkInput'>>({
   retry: { initialInterval: '1 second', maximumAttempts: 3 },
 });
 
+/**
+ * The quick cloud steps of the lean shapes (token check, image resolution; both cached per cloud
+ * in the worker process; `checkInputAuthenticateResolveImage` does them with the input check in one go): local, so
+ * they add a marker to history instead of an activity task and a workflow task. The same bounded
+ * tries as `cloudCalls`; a try that outlasts the workflow task is carried on by Temporal's task
+ * heartbeat, a long backoff by a timer.
+ */
+export const localCloudCalls = proxyLocalActivities<Pick<Activities, 'authenticate' | 'resolveImage' | 'checkInputAuthenticateResolveImage'>>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 6 },
+});
+
 /** Short REST calls: a bounded number of tries with capped backoff. */
 export const cloudCalls = proxyActivities<Pick<Activities, 'authenticate' | 'resolveImage' | 'createServer'>>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 6 },
 });
+
+/** The lifecycle's account lists what it sees, for a master that chooses the image itself. */
+export const imageListing = proxyActivities<Pick<Activities, 'listImages'>>({
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 6 },
+});
+
+/**
+ * Served by the CI master on a task queue of its own: a master that is down or restarting is
+ * waited for at most scheduleToClose; a callable that raises fails at once (non-retryable).
+ */
+export function masterCalls(taskQueue: string) {
+  return proxyActivities<MasterActivities>({
+    taskQueue,
+    scheduleToCloseTimeout: '10 minutes',
+    startToCloseTimeout: '2 minutes',
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
+  });
+}
 
 /**
  * Polls until ACTIVE against a deadline fixed by the workflow, so a retry after a worker crash
@@ -32,6 +70,12 @@ export const waiting = proxyActivities<Pick<Activities, 'waitForActive'>>({
 export const notifications = proxyActivities<Pick<Activities, 'notifyMissing' | 'notifyLaunchFailed'>>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+});
+
+/** A look at a server before it is deleted, for a report: quick, and never worth holding the delete up for long. */
+export const diagnosis = proxyActivities<Pick<Activities, 'missingDiagnostics'>>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumAttempts: 2 },
 });
 
 /** A server we own must go, however long the cloud takes: retried without limit, backoff capped. */

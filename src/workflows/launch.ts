@@ -1,13 +1,17 @@
-import { ActivityFailure, ApplicationFailure, CancellationScope, patched, sleep, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, sleep, workflowInfo } from '@temporalio/workflow';
 import type { CreatedServer, CreateServerInput } from '../activities/servers.js';
 import type { ResolvedImage } from '../activities/images.js';
 import { cloudCalls, deletion, waiting } from './activityStubs.js';
-import type { LifecycleState } from './state.js';
+import { waitForBootTold } from './bootWatch.js';
+import { countLaunchFailed, countLaunchReady } from './metrics.js';
+import { serverName, serverNameFromRunIdHead } from './serverNames.js';
+import { workerRefOf, type LifecycleState } from './state.js';
+import { FAILURE_TYPES } from '../contract/names.js';
 
 /** Failure types of a launch that a new server may fix. */
-const BOOT_FAILURES = new Set(['ServerError', 'BootTimeout', 'ServerVanished']);
+const BOOT_FAILURES = new Set<string>([FAILURE_TYPES.serverError, FAILURE_TYPES.bootTimeout, FAILURE_TYPES.serverVanished]);
 /** Failure types that mean "the cloud has no room now": wait, without spending an attempt. */
-const NO_CAPACITY = new Set(['OpenStackQuotaExceeded', 'ServerQuotaExceeded']);
+const NO_CAPACITY = new Set<string>([FAILURE_TYPES.openStackQuotaExceeded, FAILURE_TYPES.serverQuotaExceeded]);
 
 const CAPACITY_BACKOFF_FIRST_MS = 15_000;
 const CAPACITY_BACKOFF_MAX_MS = 5 * 60_000;
@@ -29,16 +33,19 @@ export async function launchServer(state: LifecycleState, image: ResolvedImage |
     state.status.launches = launch;
     try {
       await createAndBoot(state, image, launch);
+      countLaunchReady(spec.name);
       return;
     } catch (error) {
       const type = failureType(error);
+      if (!isCancellation(error)) countLaunchFailed(spec.name, type);
       if (!type || !(BOOT_FAILURES.has(type) || NO_CAPACITY.has(type))) throw error;
       const reason = failureMessage(error);
       await deleteLaunchedServer(state);
       state.launchFailed(`launch ${launch}: ${reason}`);
       if (NO_CAPACITY.has(type)) {
         const wait = Math.min(capacityWaitMs, capacityDeadline - Date.now());
-        if (wait <= 0) throw ApplicationFailure.nonRetryable(`no capacity within missing_timeout (${spec.missingTimeoutSeconds} s): ${reason}`, 'NoCapacity');
+        if (wait <= 0) throw ApplicationFailure.nonRetryable(`no capacity within missing_timeout (${spec.missingTimeoutSeconds} s): ${reason}`, FAILURE_TYPES.noCapacity);
+        state.publish();
         await sleep(wait, { summary: `quota full: waiting ${Math.round(wait / 1000)} s for capacity` });
         capacityWaitMs = Math.min(capacityWaitMs * 2, CAPACITY_BACKOFF_MAX_MS);
       } else {
@@ -48,16 +55,16 @@ export async function launchServer(state: LifecycleState, image: ResolvedImage |
   }
   throw ApplicationFailure.nonRetryable(
     `all ${attempts} launch attempts failed: ${(state.status.launchFailures ?? []).join('; ')}`,
-    'LaunchFailed',
+    FAILURE_TYPES.launchFailed,
   );
 }
 
 async function createAndBoot(state: LifecycleState, image: ResolvedImage | undefined, launch: number): Promise<void> {
   const { spec } = state;
   state.enter('creating');
-  const server = await createServer(launch, {
-    workerName: spec.name,
-    serverName: serverNameFor(spec.name, launch),
+  const server = await createServer(state, launch, {
+    ...workerRefOf(spec),
+    serverName: serverNameFor(state, launch),
     imageId: image?.id,
     flavor: spec.flavor,
     blockDevices: spec.blockDevices,
@@ -69,9 +76,19 @@ async function createAndBoot(state: LifecycleState, image: ResolvedImage | undef
   state.serverCreated(server.id, server.name);
 
   state.enter('booting');
+  state.publish();
+  // The fleet's status watcher of the cloud tells the boot's end; lifecycles that started before it
+  // existed replay their own polling activity. A master-defined worker's cloud may be one no worker
+  // process has in its config, so no watcher for it: it polls as before.
+  const told = state.shape.has('boot-told-by-cloud-watcher');
+  if (told && spec.sealedCredentials === undefined) {
+    await waitForBootTold(state, server.id, server.name);
+    state.mark('activeAt');
+    return;
+  }
   await waiting.waitForActive.executeWithOptions({ summary: `wait for ${server.name} to be ACTIVE (boot_timeout ${spec.bootTimeoutSeconds} s)` }, [
     {
-      workerName: spec.name,
+      ...workerRefOf(spec),
       serverId: server.id,
       clientVersion: spec.clientVersion,
       deadline: new Date(Date.now() + spec.bootTimeoutSeconds * 1000).toISOString(),
@@ -87,10 +104,11 @@ async function createAndBoot(state: LifecycleState, image: ResolvedImage | undef
  * chaos suite: cancel while creating). So the create runs to its end (its retries are bounded),
  * the server is recorded, and the cancellation then takes effect, with the usual cleanup.
  */
-async function createServer(launch: number, input: CreateServerInput): Promise<CreatedServer> {
+async function createServer(state: LifecycleState, launch: number, input: CreateServerInput): Promise<CreatedServer> {
+  state.publish();
   const create = () => cloudCalls.createServer.executeWithOptions({ summary: `create server (launch ${launch})` }, [input]);
   // Lifecycles that started before this change abandoned the create on cancel; they replay as they ran.
-  if (!patched('create-survives-cancel')) return create();
+  if (!state.shape.has('create-survives-cancel')) return create();
   const scope = CancellationScope.current();
   // Already cancelled (e.g. while a failed launch's server was being deleted): start nothing new.
   if (scope.consideredCancelled) await scope.cancelRequested;
@@ -102,18 +120,19 @@ export async function deleteLaunchedServer(state: LifecycleState): Promise<void>
   const serverId = state.status.serverId;
   if (!serverId) return;
   state.enter('deleting');
-  await CancellationScope.nonCancellable(() =>
-    deletion.deleteServer.executeWithOptions({ summary: `delete ${state.status.serverName ?? serverId} until gone` }, [{ workerName: state.spec.name, serverId }]),
+  state.publish();
+  const outcome = await CancellationScope.nonCancellable(() =>
+    deletion.deleteServer.executeWithOptions({ summary: `delete ${state.status.serverName ?? serverId} until gone` }, [{ ...workerRefOf(state.spec), serverId }]),
   );
-  state.serverDeleted();
+  state.serverDeleted(outcome);
 }
 
-/**
- * Deterministic per run and launch, so a create whose response was lost is found again by name
- * instead of booting a second server.
- */
-export function serverNameFor(workerName: string, launch: number): string {
-  return `${workerName}-${workflowInfo().runId.slice(0, 8)}-${launch}`;
+/** Unique per run and launch: see serverNames.ts. */
+function serverNameFor(state: LifecycleState, launch: number): string {
+  const { runId } = workflowInfo();
+  const workerName = state.spec.name;
+  // Lifecycles started before names took the run id's random tail keep the names they began with.
+  return state.shape.has('unique-server-names') ? serverName(workerName, runId, launch) : serverNameFromRunIdHead(workerName, runId, launch);
 }
 
 function failureType(error: unknown): string | undefined {

@@ -30,6 +30,12 @@ export interface ReaperReport {
   orphans: Orphan[];
   /** Orphans deleted and confirmed gone (none in a dry run). */
   deleted: Orphan[];
+  /**
+   * Kept because this namespace knows no run of their owner's workflow id: another installation
+   * with the same `deployment`, or a lifecycle whose history is past retention. Never deleted
+   * by the reaper; say which by giving each installation its own `deployment`.
+   */
+  foreign?: Orphan[];
   /** Orphans whose delete did not finish; the next run tries again. */
   failed: (Orphan & { error: string })[];
   /** Clouds that could not be listed in this run: their servers were not judged. */
@@ -37,8 +43,8 @@ export interface ReaperReport {
 }
 
 const DEFAULT_GRACE_SECONDS = 600;
-/** Owner states that mean a lifecycle still holds its server. */
-const ALIVE = new Set<OwnerState>(['RUNNING', 'PAUSED']);
+/** Owner states that mean a lifecycle still holds its server (CARRIED_ON: in a later run of its chain, after a reset). */
+const ALIVE = new Set<OwnerState>(['RUNNING', 'PAUSED', 'CARRIED_ON']);
 /** Owner states that say nothing either way: the server is kept rather than guessed about. */
 const UNDECIDED = new Set<OwnerState>(['UNSPECIFIED', 'UNKNOWN']);
 
@@ -68,7 +74,13 @@ export async function orphanReaper({ graceSeconds = DEFAULT_GRACE_SECONDS, dryRu
 
   const now = Date.now();
   for (const server of servers) {
-    const reason = orphanReason(server, server.owner && stateOf.get(ownerKey(server.owner)), now, graceSeconds);
+    const state = server.owner && stateOf.get(ownerKey(server.owner));
+    if (state === 'FOREIGN') {
+      report.kept += 1;
+      (report.foreign ??= []).push({ serverId: server.serverId, name: server.name, cloud: server.cloud, created: server.created, owner: server.owner!, reason: `no run of ${server.owner!.workflowId} in this namespace` });
+      continue;
+    }
+    const reason = orphanReason(server, state, now, graceSeconds);
     if (reason === undefined) report.kept += 1;
     else report.orphans.push({ serverId: server.serverId, name: server.name, cloud: server.cloud, created: server.created, ...(server.owner ? { owner: server.owner } : {}), reason });
   }
@@ -127,7 +139,11 @@ function showReport(report: ReaperReport): void {
     ...(report.dryRun ? report.orphans : report.deleted).map((orphan) => `- ${verb} \`${orphan.name}\` \`${orphan.serverId}\`: ${orphan.reason}`),
     ...report.failed.map((orphan) => `- could not delete \`${orphan.name}\` \`${orphan.serverId}\`: ${orphan.error}`),
     ...report.unlisted.map(({ cloud, error }) => `- could not list ${cloud}: ${error}`),
+    ...(report.foreign ?? []).map((server) => `- kept \`${server.name}\` \`${server.serverId}\`: ${server.reason} (another installation with deployment ${report.deployment}?)`),
   ];
   setCurrentDetails(lines.join('\n'));
   if (report.failed.length > 0 || report.unlisted.length > 0) log.warn('reaper run incomplete', { failed: report.failed.length, unlisted: report.unlisted.length });
+  if (report.foreign?.length) {
+    log.warn(`${report.foreign.length} server(s) carry deployment ${report.deployment} but their owners are unknown to this namespace: kept; give each installation its own deployment`, { foreign: report.foreign.map((server) => server.serverId) });
+  }
 }

@@ -1,22 +1,48 @@
-import { log, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
+import { condition, log, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import { attachedSignal, buildFinishedSignal, buildStartedSignal, releaseSignal, statusQuery } from './messages.js';
 import { countLifecycle, recordPhaseDuration } from './metrics.js';
-import { phaseKey, serverIdKey } from './searchAttributes.js';
-import type { LifecycleResult, LifecycleStatus, Outcome, Phase, ReleaseReason, WorkerSpec } from './types.js';
+import { outcomeKey, phaseKey, serverIdKey } from './searchAttributes.js';
+import type { LifecycleShape } from './shape.js';
+import type { DeleteOutcome } from '../activities/servers.js';
+import type { ContinuedLifecycle, LifecycleResult, LifecycleStatus, Outcome, Phase, ReleaseReason, WorkerRef, WorkerSpec } from './types.js';
+
+/** What each cloud activity is told about the worker: its name and, if the master defined it, its sealed account. */
+export function workerRefOf(spec: WorkerSpec): WorkerRef {
+  return spec.sealedCredentials === undefined ? { workerName: spec.name } : { workerName: spec.name, sealedCredentials: spec.sealedCredentials };
+}
 
 /**
  * What a lifecycle knows and what its CI master has told it. Every change of phase is also
  * written where operators look: the `LatentWorkerPhase` search attribute and the Web UI's
- * current details.
+ * current details. In the lean shape they are written when the lifecycle next waits (`publish`),
+ * so a workflow task that passes several phases writes one upsert, with where it stopped.
  */
 export class LifecycleState {
   readonly status: LifecycleStatus;
   attached = false;
   released = false;
+  /** When the worker last went idle (workflow time, ms); undefined while a build runs. */
+  idleSince: number | undefined;
   private phaseEnteredAt = Date.now();
+  /** Search attributes changed since the lifecycle last waited, by name (lean shape). */
+  private readonly unpublished = new Map<string, SearchAttributeUpdatePair>();
+  private readonly published = new Map<string, unknown>();
+  private detailsChanged = false;
 
-  constructor(readonly spec: WorkerSpec) {
-    this.status = { workerName: spec.name, phase: 'starting', startedAt: now() };
+  /** A new lifecycle, or the next run of one that continued as new (attached, its server up). */
+  constructor(
+    readonly spec: WorkerSpec,
+    readonly shape: LifecycleShape,
+    continued?: ContinuedLifecycle,
+  ) {
+    this.status = continued ? { ...continued.status, runs: (continued.status.runs ?? 1) + 1 } : { workerName: spec.name, phase: 'starting', startedAt: now() };
+    if (continued) {
+      this.attached = true;
+      this.idleSince = continued.idleSince === undefined ? undefined : Date.parse(continued.idleSince);
+      this.phaseEnteredAt = Date.parse(continued.phaseEnteredAt);
+      this.showDetails();
+    }
     setHandler(statusQuery, () => this.status);
     setHandler(attachedSignal, () => {
       this.attached = true;
@@ -46,20 +72,42 @@ export class LifecycleState {
     recordPhaseDuration(this.status.phase, (Date.now() - this.phaseEnteredAt) / 1000);
     this.phaseEnteredAt = Date.now();
     this.status.phase = phase;
-    upsertSearchAttributes([{ key: phaseKey, value: phase }]);
+    this.show({ key: phaseKey, value: phase });
+    // Operators list lifecycles by how they ended (`LatentWorkerOutcome = "missing"`); those that
+    // ended before the attribute existed replay as they ran.
+    if (phase === 'done' && this.status.outcome && this.shape.has('outcome-search-attribute')) this.show({ key: outcomeKey, value: this.status.outcome });
     this.showDetails();
     log.info(`phase ${phase}`, { workerName: this.spec.name, phase, serverId: this.status.serverId, outcome: this.status.outcome });
     if (phase === 'done' && this.status.outcome) countLifecycle(this.status.outcome, this.spec.name);
+    if (phase === 'done') this.publish();
+  }
+
+  /**
+   * Waits until `ready` (false when `timeoutMs` passes first). What changed is published before
+   * the lifecycle waits, and not when `ready` already holds: the task goes on to its next phase.
+   */
+  async waitUntil(ready: () => boolean, timeoutMs?: number, summary?: string): Promise<boolean> {
+    if (!ready()) this.publish();
+    if (timeoutMs === undefined) {
+      await condition(ready);
+      return true;
+    }
+    return condition(ready, timeoutMs, { summary });
   }
 
   serverCreated(id: string, name: string): void {
     this.status.serverId = id;
     this.status.serverName = name;
-    upsertSearchAttributes([{ key: serverIdKey, value: id }]);
+    this.show({ key: serverIdKey, value: id });
   }
 
-  serverDeleted(): void {
+  /** `outcome` is absent in histories from before deletes reported one. */
+  serverDeleted(outcome: DeleteOutcome | undefined | null): void {
     this.status.deletedAt = now();
+    if (outcome && (outcome.attempts > 1 || outcome.note || outcome.undeletableReportedAt)) {
+      this.status.deletion = outcome;
+      log.warn('server deleted after trouble', { workerName: this.spec.name, serverId: this.status.serverId, ...outcome });
+    }
   }
 
   /** A failed launch: its server is gone, the next launch gets a new one. */
@@ -69,6 +117,17 @@ export class LifecycleState {
     this.status.serverId = undefined;
     this.status.serverName = undefined;
     this.status.deletedAt = undefined;
+  }
+
+  /** What the next run needs to serve on where this one stops. */
+  handOver(): ContinuedLifecycle {
+    // The next run starts with this run's search attributes as they stand.
+    this.publish();
+    return {
+      status: { ...this.status, runs: this.status.runs ?? 1 },
+      idleSince: this.idleSince === undefined ? undefined : new Date(this.idleSince).toISOString(),
+      phaseEnteredAt: new Date(this.phaseEnteredAt).toISOString(),
+    };
   }
 
   mark(milestone: 'activeAt' | 'attachedAt' | 'releasedAt'): void {
@@ -87,13 +146,42 @@ export class LifecycleState {
     this.status.error = message;
   }
 
+  /**
+   * Writes what changed since the lifecycle last waited (lean shape; the earlier shapes wrote each
+   * change at once): one search-attribute upsert and one details update. Called right before the
+   * lifecycle waits for an activity, a signal or a timer, and before it ends.
+   */
+  publish(): void {
+    const changed = [...this.unpublished.values()].filter((pair) => this.published.get(pair.key.name) !== pair.value);
+    this.unpublished.clear();
+    if (changed.length > 0) {
+      upsertSearchAttributes(changed);
+      for (const pair of changed) this.published.set(pair.key.name, pair.value);
+    }
+    if (this.detailsChanged) {
+      this.detailsChanged = false;
+      setCurrentDetails(this.details());
+    }
+  }
+
+  private show(pair: SearchAttributeUpdatePair): void {
+    if (this.shape.lean) this.unpublished.set(pair.key.name, pair);
+    else upsertSearchAttributes([pair]);
+  }
+
   private showDetails(): void {
-    const { phase, serverId, serverName, launches, launchFailures, outcome } = this.status;
+    if (this.shape.lean) this.detailsChanged = true;
+    else setCurrentDetails(this.details());
+  }
+
+  private details(): string {
+    const { phase, serverId, serverName, launches, launchFailures, outcome, runs, buildsFinished } = this.status;
     const lines = [`**${this.spec.name}**: ${phase}${outcome ? ` (outcome ${outcome})` : ''}`];
     if (serverId) lines.push(`server \`${serverName}\` \`${serverId}\``);
+    if (runs && runs > 1) lines.push(`run ${runs} of this lifecycle (continued as new to keep its history small); ${buildsFinished ?? 0} builds finished so far`);
     if (launches && launches > 1) lines.push(`launch ${launches}; failed launches may be at most ${this.spec.launchAttempts ?? 1}`);
     for (const failure of launchFailures ?? []) lines.push(`- failed launch: ${failure}`);
-    setCurrentDetails(lines.join('\n\n'));
+    return lines.join('\n\n');
   }
 }
 

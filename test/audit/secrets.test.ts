@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LIFECYCLE_WORKFLOW_TYPE } from '../../src/client/contract.js';
+import { LIFECYCLE_WORKFLOW_TYPE } from '../../src/contract/names.js';
 import * as workflows from '../../src/workflows/index.js';
 import { auditServer, describeAudit, HistoryScanner, testCodec, type ServerAudit } from '../support/historyAudit.js';
 import { APPLICATION_CREDENTIAL, AUDITED_USER, SMTP_LOGIN, WRONG_PASSWORD } from '../support/secrets.js';

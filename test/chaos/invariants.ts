@@ -1,6 +1,7 @@
 import type { SimServer } from '../../src/simulator/index.js';
 import { everyServer, type LedgerServer } from './cloudLedger.js';
 import type { Outcome, OutcomeKind, Trial } from './trial.js';
+import { serverName } from '../../src/workflows/serverNames.js';
 
 /** The owner metadata every server of ours carries (src/activities/servers.ts OWNER_KEYS). */
 const OWNER = { workflowId: 'latent-worker:workflow-id', runId: 'latent-worker:run-id', attempt: 'latent-worker:attempt' } as const;
@@ -18,7 +19,8 @@ export interface CloudCount {
 }
 
 export async function countCloud(trial: Trial): Promise<CloudCount> {
-  const created = await everyServer(trial.sim);
+  // Companion lifecycles' servers are the scenario's to check; these invariants are the trial's own lifecycle's.
+  const created = (await everyServer(trial.sim)).filter((server) => !trial.setup.companions.some((name) => server.metadata[OWNER.workflowId] === `latent-worker:${name}`));
   const createRequests = trial.sim.requests().filter((request) => request.method === 'POST' && /\/compute\/v2\.1(\/[^/]+)?\/servers$/.test(request.path)).length;
   const byAttempt = countBy(created, (server) => `${server.metadata[OWNER.runId] ?? '?'}/${server.metadata[OWNER.attempt] ?? server.name}`);
   const byName = countBy(created, (server) => server.name);
@@ -59,7 +61,7 @@ export function ownershipProblems(trial: Trial, server: { name: string; metadata
   if (workflowId !== `latent-worker:${trial.name}`) problems.push(`${OWNER.workflowId} is ${workflowId ?? 'missing'}`);
   if (runId !== trial.runId) problems.push(`${OWNER.runId} is ${runId ?? 'missing'}, the run was ${trial.runId}`);
   if (!attempt || !/^\d+$/.test(attempt)) problems.push(`${OWNER.attempt} is ${attempt ?? 'missing'}`);
-  else if (server.name !== `${trial.name}-${trial.runId.slice(0, 8)}-${attempt}`) problems.push(`name does not match its run and attempt ${attempt}`);
+  else if (server.name !== serverName(trial.name, trial.runId, Number(attempt))) problems.push(`name does not match its run and attempt ${attempt}`);
   return problems.length > 0 ? problems.join('; ') : undefined;
 }
 

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { devServerEnv } from '../../src/temporal/devServer.js';
 import { projectRoot } from '../../src/temporal/paths.js';
 
 const run = promisify(execFile);
@@ -27,7 +28,7 @@ export interface ReapReport {
  * process that polls `taskQueue` with the definitions of `configFile`.
  */
 export async function reapNow({ configFile, temporalAddress, taskQueue }: { configFile: string; temporalAddress: string; taskQueue: string }): Promise<ReapReport> {
-  const env = { ...process.env, TEMPORAL_ADDRESS: temporalAddress, LATENT_WORKER_TASK_QUEUE: taskQueue };
+  const env = { ...process.env, ...devServerEnv(temporalAddress), LATENT_WORKER_TASK_QUEUE: taskQueue };
   let stdout: string;
   try {
     ({ stdout } = await run(process.execPath, ['--import', 'tsx', CLI, '--config', configFile, 'reap', '--grace', '0', '--json'], { env, timeout: REAP_TIMEOUT_MS }));

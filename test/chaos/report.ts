@@ -15,6 +15,8 @@ export interface TrialResult {
   serversLeft: number;
   /** Servers the reaper deleted. */
   reaped: number;
+  /** Servers a reaper run deleted while their lifecycle still held them: must be 0. */
+  liveReaped: number;
   duplicates: number;
   workerProcesses: number;
   violations: string[];
@@ -29,6 +31,7 @@ export interface ScenarioRow {
   serversLeft: number;
   duplicateServers: number;
   reaped: number;
+  liveReaped: number;
   outcomes: Record<string, number>;
   seconds: number;
   failures: string[];
@@ -46,6 +49,7 @@ export function summarize(scenarioNames: string[], results: TrialResult[]): Scen
       serversLeft: sum(mine.map((r) => r.serversLeft)),
       duplicateServers: sum(mine.map((r) => r.duplicates)),
       reaped: sum(mine.map((r) => r.reaped)),
+      liveReaped: sum(mine.map((r) => r.liveReaped)),
       outcomes,
       seconds: Math.max(0, ...mine.map((r) => r.seconds)),
       failures: mine.flatMap((r) => r.violations.map((v) => `run ${r.run}: ${v}`)),
@@ -53,18 +57,18 @@ export function summarize(scenarioNames: string[], results: TrialResult[]): Scen
   });
 }
 
-const COLUMNS = ['scenario', 'runs', 'servers created', 'servers left', 'duplicate servers', 'reaped', 'outcomes', 'result'] as const;
+const COLUMNS = ['scenario', 'runs', 'servers created', 'servers left', 'duplicate servers', 'reaped', 'live reaped', 'outcomes', 'result'] as const;
 
 function cells(row: ScenarioRow): string[] {
   const outcomes = Object.entries(row.outcomes).map(([kind, n]) => `${kind}×${n}`).join(', ');
-  return [row.scenario, String(row.runs), String(row.serversCreated), String(row.serversLeft), String(row.duplicateServers), String(row.reaped), outcomes, row.failures.length === 0 ? 'ok' : 'FAILED'];
+  return [row.scenario, String(row.runs), String(row.serversCreated), String(row.serversLeft), String(row.duplicateServers), String(row.reaped), String(row.liveReaped), outcomes, row.failures.length === 0 ? 'ok' : 'FAILED'];
 }
 
 /** A fixed-width table for the terminal. */
 export function textTable(rows: ScenarioRow[]): string {
   const body = rows.map(cells);
   const widths = COLUMNS.map((title, i) => Math.max(title.length, ...body.map((r) => r[i]!.length)));
-  const line = (values: readonly string[]) => values.map((v, i) => (i === 0 || i === 6 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
+  const line = (values: readonly string[]) => values.map((v, i) => (i === 0 || i === 7 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
   return [line(COLUMNS), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 

@@ -33,6 +33,7 @@ interface TrialEnv {
   temporalClient: Client;
   dir: string;
   sharedQueue: string;
+  sharedConfig: string;
   log: (line: string) => void;
 }
 
@@ -62,8 +63,8 @@ export async function runScenarios(scenarios: Scenario[], temporal: RestartableT
   const results: TrialResult[] = [];
   const awaitingReaper: AwaitingReaper[] = [];
   let shared: WorkerProcess | undefined;
-  const env: TrialEnv = { temporal, temporalClient, dir: options.dir, sharedQueue: `chaos-shared-${suffix}`, log: options.log };
   const sharedConfig = path.join(options.dir, 'config-shared.json');
+  const env: TrialEnv = { temporal, temporalClient, dir: options.dir, sharedQueue: `chaos-shared-${suffix}`, sharedConfig, log: options.log };
   const record = ({ result, awaiting }: { result: TrialResult; awaiting?: AwaitingReaper }) => {
     results.push(result);
     if (awaiting) awaitingReaper.push(awaiting);
@@ -96,6 +97,10 @@ export async function runScenarios(scenarios: Scenario[], temporal: RestartableT
   return results;
 }
 
+function companionsOf({ scenario, workerName }: Plan): string[] {
+  return Array.from({ length: scenario.companions ?? 0 }, (_, i) => `${workerName}-c${i + 1}`);
+}
+
 function definitionFor(scenario: Scenario, simulator: Simulator): Record<string, unknown> {
   return { ...SEED_DEFINITION, os_auth_url: simulator.authUrlV2, ...scenario.definition };
 }
@@ -108,10 +113,11 @@ async function runTrial(plan: Plan, env: TrialEnv): Promise<{ result: TrialResul
   let ownWorker: { configFile: string; taskQueue: string } | undefined;
   if (scenario.mode !== 'shared-worker') {
     ownWorker = { configFile: path.join(env.dir, `config-${workerName}.json`), taskQueue: `chaos-${workerName}` };
-    writeWorkerConfig(ownWorker.configFile, [{ ...definition, name: workerName }]);
+    writeWorkerConfig(ownWorker.configFile, [workerName, ...companionsOf(plan)].map((name) => ({ ...definition, name })));
   }
   const taskQueue = ownWorker?.taskQueue ?? env.sharedQueue;
-  const trial = new Trial({ scenario: scenario.name, run, workerName, simulator, client: new LatentWorkerClient(env.temporalClient, taskQueue), temporal: env.temporal, definition, dir: env.dir, ownWorker });
+  const reaperTarget = { configFile: ownWorker?.configFile ?? env.sharedConfig, temporalAddress: env.temporal.address, taskQueue };
+  const trial = new Trial({ scenario: scenario.name, run, workerName, companions: companionsOf(plan), simulator, client: new LatentWorkerClient(env.temporalClient, taskQueue), temporal: env.temporal, definition, dir: env.dir, ownWorker, reaperTarget });
   const result: TrialResult = {
     scenario: scenario.name,
     run,
@@ -122,6 +128,7 @@ async function runTrial(plan: Plan, env: TrialEnv): Promise<{ result: TrialResul
     createRequests: 0,
     serversLeft: 0,
     reaped: 0,
+    liveReaped: trial.liveReaped,
     duplicates: 0,
     workerProcesses: 0,
     violations: [],
@@ -132,7 +139,7 @@ async function runTrial(plan: Plan, env: TrialEnv): Promise<{ result: TrialResul
   try {
     let outcome: Outcome;
     try {
-      if (ownWorker) await trial.startWorker();
+      if (ownWorker && !scenario.startsItsWorker) await trial.startWorker();
       await withTimeout(`${trial.label}: the scenario's steps`, scenario.drive(trial), DRIVE_TIMEOUT_MS);
       outcome = await trial.outcome(OUTCOME_TIMEOUT_MS);
     } catch (error) {
@@ -172,6 +179,8 @@ async function runTrial(plan: Plan, env: TrialEnv): Promise<{ result: TrialResul
     if (scenario.mode !== 'shared-worker') await simulator.close();
   }
   result.workerProcesses = trial.workersStarted;
+  result.liveReaped = trial.liveReaped;
+  if (trial.liveReaped > 0) result.violations.push(`the reaper deleted ${trial.liveReaped} server(s) of a live lifecycle`);
   result.seconds = Math.round((Date.now() - started) / 100) / 10;
   env.log(`${result.violations.length === 0 ? 'ok  ' : 'FAIL'} ${trial.label}: ${result.outcome.kind}, ${result.serversCreated} created, ${result.serversLeft} left${awaiting ? ' (for the reaper)' : ''}, ${result.duplicates} duplicate(s), ${result.seconds} s${trial.notes.length ? ` [${trial.notes.join('; ')}]` : ''}${result.violations.length ? `\n       ${result.violations.join('\n       ')}` : ''}`);
   return { result, awaiting };

@@ -1,6 +1,9 @@
 import type { SimulatorOptions } from '../../src/simulator/index.js';
-import type { Outcome, OutcomeKind, Trial } from './trial.js';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { CHAOS_TIME_SCALE, type Outcome, type OutcomeKind, type Trial } from './trial.js';
 import { sleep, waitFor } from './waits.js';
+import { fleetScenarios } from './fleet.js';
 
 /**
  * How a scenario runs:
@@ -17,9 +20,16 @@ export interface Scenario {
   /** What it does, for docs/chaos.md. */
   does: string;
   mode: ScenarioMode;
+  /** With `own-worker`: the scenario's steps start that process (after arranging faults), not the runner. */
+  startsItsWorker?: boolean;
   simulator?: (run: number) => SimulatorOptions;
   /** Worker definition fields over the seed's simplest worker. */
   definition?: Record<string, unknown>;
+  /**
+   * Lifecycles beside the trial's own, on the same cloud and worker processes (a burst): named
+   * `<worker>-c1` ...; the scenario starts and checks them, the invariants count the trial's own.
+   */
+  companions?: number;
   expect: OutcomeKind[];
   /** A terminated lifecycle skips cleanup: its server stays, for the reaper. */
   leavesServerForReaper?: boolean;
@@ -40,7 +50,7 @@ const killScenarios: Scenario[] = [
   {
     name: 'kill worker during create call',
     short: 'kill-create',
-    does: 'A 30 s `latency` fault holds `nova.servers.create`; once the request is inside it, the worker process is SIGKILLed (the dropped connection aborts the request, so Nova creates nothing). A new worker process retries the create once Temporal times the dead attempt out.',
+    does: 'A 30 s `latency` fault holds `nova.servers.create`; once the request is inside it, the worker process is SIGKILLed. Like nova-api, the simulator finishes the request whose client went away: the server appears 30 s later. A new worker process retries the create once Temporal times the dead attempt out, and adopts that server instead of posting again.',
     mode: 'own-worker',
     simulator: sim(),
     expect: ['released'],
@@ -54,7 +64,7 @@ const killScenarios: Scenario[] = [
       await trial.startWorker();
       await trial.attachAndRelease(240_000);
     },
-    check: (trial) => (createPosts(trial).length === 2 ? [] : [`expected two create requests (the killed one, then the retry), got ${createPosts(trial).length}`]),
+    check: (trial) => (createPosts(trial).length === 1 ? [] : [`expected one create request (the killed one, finished by Nova and adopted by the retry), got ${createPosts(trial).length}`]),
   },
   {
     name: 'kill worker after create, before its result is recorded',
@@ -77,7 +87,7 @@ const killScenarios: Scenario[] = [
   {
     name: 'kill worker during BUILD',
     short: 'kill-build',
-    does: 'Boots take 8 s; the worker process is SIGKILLed 1 s into BUILD, while `waitForActive` polls. The new worker process resumes the wait after the heartbeat timeout, against the same boot deadline.',
+    does: "Boots take 8 s; the worker process is SIGKILLed 1 s into BUILD, with the cloud's status watcher in it. The new worker process takes the watch over after the watcher's heartbeat timeout, from the cursor the last heartbeat carried, and tells the lifecycle; its boot deadline stands.",
     mode: 'own-worker',
     simulator: sim({ bootDelayMs: 8_000 }),
     expect: ['released'],
@@ -166,13 +176,17 @@ const apiFaultScenarios: Scenario[] = [
     name: 'API: 5xx bursts on create and status lists',
     short: 'api-5xx',
     does: "Nova answers 503 to the first two creates and 500 to the first three server status lists (the shared poller's GET /servers/detail), and Keystone 503 once; retries with backoff get through.",
-    mode: 'shared-worker',
+    // A worker of its own, started once the faults are in place: a worker process takes its first
+    // token when it starts the cloud's status watcher, which would leave the Keystone 503 unmet.
+    mode: 'own-worker',
+    startsItsWorker: true,
     simulator: sim(),
     expect: ['released'],
     async drive(trial) {
       trial.sim.faults.inject({ kind: 'error', route: 'nova.servers.create', status: 503, count: 2 });
       trial.sim.faults.inject({ kind: 'error', route: 'nova.servers.detail', status: 500, count: 3 });
       trial.sim.faults.inject({ kind: 'error', route: 'keystone.v2.tokens.create', status: 503, count: 1 });
+      await trial.startWorker();
       await trial.start();
       await trial.attachAndRelease();
     },
@@ -337,4 +351,117 @@ const stopScenarios: Scenario[] = STOP_PHASES.flatMap((phase): Scenario[] => [
   },
 ]);
 
-export const SCENARIOS: Scenario[] = [...restartScenarios, ...killScenarios, ...apiFaultScenarios, ...stopScenarios];
+// Months-long lifecycles meet locked servers, outages, config edits, resets and slow creates.
+// Long durations are scaled down CHAOS_TIME_SCALE (30) times, the worker's delete report bound with them.
+const LOCKED_MS = (10 * 60_000) / CHAOS_TIME_SCALE;
+const KEYSTONE_DOWN_MS = (30 * 60_000) / CHAOS_TIME_SCALE;
+const workerLog = (trial: Trial) => {
+  const file = trial.setup.ownWorker ? path.join(trial.setup.dir, `worker-${trial.name}.log`) : path.join(trial.setup.dir, 'worker-shared.log');
+  return existsSync(file) ? readFileSync(file, 'utf8') : '';
+};
+const serverOf = (trial: Trial) => {
+  const [server] = trial.sim.servers();
+  if (!server) throw new Error(`${trial.label}: precondition failed: the lifecycle has a server`);
+  return server;
+};
+
+const longLivedScenarios: Scenario[] = [
+  {
+    name: 'delete answers 409 for 10 minutes',
+    short: 'locked',
+    does: `Nova answers every delete of the released server with 409 (\`Instance is locked\`) for ${LOCKED_MS / 1000} s (10 minutes scaled down ${CHAOS_TIME_SCALE} times); the delete is retried with capped backoff until the lock goes, and the lifecycle ends released with no server.`,
+    mode: 'shared-worker',
+    simulator: sim(),
+    expect: ['released'],
+    async drive(trial) {
+      await trial.start();
+      await trial.attach();
+      const locked = trial.sim.faults.inject({ kind: 'error', route: 'nova.servers.delete', status: 409, message: 'Instance is locked' });
+      await trial.release();
+      await trial.waitFired(locked);
+      await sleep(LOCKED_MS);
+      trial.note(`409 answered ${trial.sim.faults.list().find((f) => f.id === locked.id)?.fired ?? 0} delete(s)`);
+      trial.sim.faults.remove(locked.id);
+    },
+    check: (trial) => (deleteRequests(trial).length >= 4 ? [] : [`expected the delete to be retried through the lock, saw ${deleteRequests(trial).length} delete request(s)`]),
+  },
+  {
+    name: 'Keystone down 30 minutes during a delete',
+    short: 'keystone-down',
+    does: `Every token is revoked and Keystone answers 503 for ${KEYSTONE_DOWN_MS / 1000} s (30 minutes scaled down ${CHAOS_TIME_SCALE} times) from the moment the server is released; the delete keeps trying, is reported once as undeletable past the (scaled) 30-minute bound, and deletes the server once Keystone is back.`,
+    mode: 'shared-worker',
+    simulator: sim(),
+    expect: ['released'],
+    async drive(trial) {
+      await trial.start();
+      await trial.attach();
+      const server = serverOf(trial);
+      const down = trial.sim.faults.inject({ kind: 'error', route: 'keystone.*', status: 503 });
+      trial.sim.tokens.revokeAll();
+      await trial.release();
+      await trial.waitFired(down);
+      await sleep(KEYSTONE_DOWN_MS + 5_000);
+      trial.sim.faults.remove(down.id);
+      trial.expectNow(trial.sim.servers().some((s) => s.id === server.id), 'the server still exists when Keystone comes back');
+      (trial as Trial & { serverId?: string }).serverId = server.id;
+    },
+    check(trial) {
+      const serverId = (trial as Trial & { serverId?: string }).serverId;
+      const reports = workerLog(trial).split('\n').filter((line) => line.includes(`${trial.name}: server ${serverId} could not be deleted for`)).length;
+      return reports === 1 ? [] : [`expected one undeletable report for server ${serverId} in the worker log, found ${reports}`];
+    },
+  },
+  {
+    name: 'the definition removed while a lifecycle runs',
+    short: 'def-gone',
+    does: "While the worker is attached, the worker process is SIGKILLed and restarted with a config that no longer defines it (another worker on the same cloud remains); `release` then reaches the new process, whose delete finds the server through the remaining worker's client.",
+    mode: 'own-worker',
+    simulator: sim(),
+    expect: ['released'],
+    async drive(trial) {
+      await trial.start();
+      await trial.attach();
+      await trial.killWorker();
+      const { name: _name, ...definition } = trial.setup.definition;
+      trial.rewriteOwnConfig([{ ...definition, name: `${trial.name}-other` }]);
+      await trial.startWorker();
+      await trial.release();
+    },
+    check: (trial) => (/no longer configured: deleted through worker/.test(workerLog(trial)) ? [] : ['the worker log does not say the delete went through another worker']),
+  },
+  {
+    name: 'a reset of an attached lifecycle',
+    short: 'reset',
+    does: '`temporal workflow reset` of an attached lifecycle (a new run id; the server names the old run), then `latent-worker reap --grace 0` while it runs: the reaper must keep the live server; `release` reaches the new run, which deletes it. On a worker process of its own, so that its reaper run judges only its own cloud, never the terminated lifecycles left for the final reaper pass.',
+    mode: 'own-worker',
+    simulator: sim(),
+    expect: ['released'],
+    async drive(trial) {
+      await trial.start();
+      await trial.attach();
+      await trial.reset();
+      await trial.waitPhase('attached');
+      await trial.reapWhileLive();
+      trial.expectNow(trial.sim.servers().length === 1, 'the server is still there after the reaper ran');
+      await trial.release();
+    },
+  },
+  {
+    name: 'a POST that Nova finishes after the client gave up',
+    short: 'slow-post',
+    does: 'A 35 s `latency` fault holds the create, past the 30 s HTTP timeout: the worker gives up on the request, Nova (like nova-api) finishes it and makes the server 5 s later. The create must adopt that server, not post again.',
+    mode: 'shared-worker',
+    simulator: sim(),
+    expect: ['released'],
+    async drive(trial) {
+      const slow = trial.sim.faults.inject({ kind: 'latency', route: 'nova.servers.create', ms: 35_000, count: 1 });
+      await trial.start();
+      await trial.waitFired(slow);
+      trial.busyFor(36_000);
+      await trial.attachAndRelease(180_000);
+    },
+    check: (trial) => (createPosts(trial).length === 1 ? [] : [`expected one create request (the slow one, adopted), got ${createPosts(trial).length}`]),
+  },
+];
+
+export const SCENARIOS: Scenario[] = [...restartScenarios, ...killScenarios, ...apiFaultScenarios, ...stopScenarios, ...longLivedScenarios, ...fleetScenarios];

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CancelledFailure, TerminatedFailure, WorkflowFailedError } from '@temporalio/client';
@@ -7,6 +8,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { InjectedFault, Simulator } from '../../src/simulator/index.js';
 import { phaseKey } from '../../src/workflows/searchAttributes.js';
 import type { Phase } from '../../src/workflows/types.js';
+import { reapNow, type ReapReport } from './reaper.js';
 import type { RestartableTemporal } from './temporalServer.js';
 import { GiveUp, sleep, waitFor, withTimeout } from './waits.js';
 import { WorkerProcess } from './workerProcess.js';
@@ -39,6 +41,10 @@ export interface TrialSetup {
   dir: string;
   /** The worker process config of this trial, when it runs its own worker processes. */
   ownWorker?: { configFile: string; taskQueue: string };
+  /** Lifecycles beside the trial's own on the same cloud (Scenario.companions), by worker name. */
+  companions: string[];
+  /** What `latent-worker reap` runs against mid-scenario: the config and task queue of the trial's worker. */
+  reaperTarget: { configFile: string; temporalAddress: string; taskQueue: string };
 }
 
 /**
@@ -53,14 +59,26 @@ export class Trial {
   /** Earliest time the cloud may be inspected: an in-flight (delayed) request may still create or delete. */
   busyUntil = 0;
   worker: WorkerProcess | undefined;
+  /** More worker processes on the trial's task queue (a fleet), beside `worker`. */
+  readonly fleet: WorkerProcess[] = [];
   workersStarted = 0;
+  /** Servers of this trial that a reaper run deleted while the lifecycle still held them. */
+  liveReaped = 0;
   /** Whether the trial's own worker process was still running when the lifecycle ended. */
   workerAliveAtEnd: boolean | undefined;
   private readonly spec;
+  private readonly companionSpecs;
 
   constructor(readonly setup: TrialSetup) {
-    const config = parseConfig({ workers: [{ ...setup.definition, name: setup.workerName }] }, `chaos trial ${setup.workerName}`, {});
+    const names = [setup.workerName, ...setup.companions];
+    const config = parseConfig({ workers: names.map((name) => ({ ...setup.definition, name })) }, `chaos trial ${setup.workerName}`, {});
     this.spec = config.workers.get(setup.workerName)!.specFor();
+    this.companionSpecs = setup.companions.map((name) => config.workers.get(name)!.specFor());
+  }
+
+  /** Starts the companion lifecycles (Scenario.companions). */
+  async startCompanions(): Promise<void> {
+    await Promise.all(this.companionSpecs.map((spec) => this.setup.client.substantiate(spec, { properties: { chaos: this.setup.scenario } })));
   }
 
   get name(): string {
@@ -154,6 +172,8 @@ export class Trial {
   async startWorker(): Promise<WorkerProcess> {
     const own = this.setup.ownWorker;
     if (!own) throw new Error(`${this.label}: this trial uses the shared worker process`);
+    // A second process would run beside the first, which nothing would stop.
+    if (this.worker?.alive()) throw new Error(`${this.label}: its worker process is still running`);
     this.workersStarted += 1;
     this.worker = await WorkerProcess.start({
       configFile: own.configFile,
@@ -162,6 +182,30 @@ export class Trial {
       logFile: path.join(this.setup.dir, `worker-${this.name}.log`),
     });
     return this.worker;
+  }
+
+  /** One more worker process on the trial's task queue: the trial's worker processes are then a fleet. */
+  async startFleetWorker(): Promise<WorkerProcess> {
+    const own = this.setup.ownWorker;
+    if (!own) throw new Error(`${this.label}: this trial uses the shared worker process`);
+    this.workersStarted += 1;
+    const worker = await WorkerProcess.start({
+      configFile: own.configFile,
+      temporalAddress: this.setup.temporal.address,
+      taskQueue: own.taskQueue,
+      logFile: path.join(this.setup.dir, `worker-${this.name}-fleet-${this.fleet.length + 1}.log`),
+    });
+    this.fleet.push(worker);
+    return worker;
+  }
+
+  /** SIGKILL of one of the trial's worker processes. */
+  async killProcess(worker: WorkerProcess): Promise<void> {
+    await worker.kill();
+    this.note(`SIGKILL worker ${worker.pid}`);
+    if (this.worker === worker) this.worker = undefined;
+    const index = this.fleet.indexOf(worker);
+    if (index >= 0) this.fleet.splice(index, 1);
   }
 
   /** SIGKILL: the worker process dies mid-step, with no chance to tell Temporal anything. */
@@ -174,8 +218,44 @@ export class Trial {
 
   async stopWorker(): Promise<void> {
     this.workerAliveAtEnd ??= this.worker?.alive();
-    await this.worker?.stop();
+    await Promise.all([this.worker?.stop(), ...this.fleet.map((worker) => worker.stop())]);
     this.worker = undefined;
+    this.fleet.length = 0;
+  }
+
+  /**
+   * `latent-worker reap --grace 0` while the lifecycle runs: every server of this trial it deletes
+   * was live, and is counted as such.
+   */
+  async reapWhileLive(): Promise<ReapReport> {
+    const mine = new Set(this.sim.servers().map((server) => server.id));
+    const report = await reapNow(this.setup.reaperTarget);
+    this.liveReaped += report.deleted.filter((orphan) => mine.has(orphan.serverId)).length;
+    this.note(`mid-run reaper: ${report.scanned} scanned, ${report.kept} kept, ${report.deleted.length} deleted`);
+    return report;
+  }
+
+  /** `temporal workflow reset` to the last completed workflow task: a new run id, the same state. */
+  async reset(): Promise<string> {
+    const handle = this.lifecycle();
+    const history = await handle.fetchHistory();
+    const lastTask = [...(history.events ?? [])].reverse().find((event) => event.workflowTaskCompletedEventAttributes);
+    if (!lastTask) throw new Error(`${this.label}: no completed workflow task to reset to`);
+    const { runId } = await this.setup.client.temporal.workflowService.resetWorkflowExecution({
+      namespace: this.setup.client.temporal.options.namespace,
+      workflowExecution: { workflowId: handle.workflowId },
+      reason: 'chaos: operator reset',
+      workflowTaskFinishEventId: lastTask.eventId,
+      requestId: randomUUID(),
+    });
+    this.note(`reset to run ${runId}`);
+    return runId;
+  }
+
+  /** Rewrites this trial's own worker config, as an operator editing the file before a restart. */
+  rewriteOwnConfig(workers: Record<string, unknown>[]): void {
+    if (!this.setup.ownWorker) throw new Error(`${this.label}: this trial uses the shared worker process`);
+    writeWorkerConfig(this.setup.ownWorker.configFile, workers);
   }
 
   /** A precondition of the scenario: when it does not hold, the run did not test what it claims to. */
@@ -198,7 +278,15 @@ function failureOutcome(error: WorkflowFailedError): Omit<Outcome, 'runId'> {
   return { kind: 'undefined', message: `workflow failed without a cause: ${error.message}` };
 }
 
+/**
+ * A delete reported as stuck after 30 minutes in production is reported after 60 s here: the
+ * chaos suite's durations are scaled down 30 times (10 minutes of 409 are 20 s, 30 minutes of
+ * Keystone outage are 60 s).
+ */
+export const CHAOS_TIME_SCALE = 30;
+export const CHAOS_DELETE_REPORT_AFTER_SECONDS = 1800 / CHAOS_TIME_SCALE;
+
 /** Writes a worker process config file for the given definitions. */
 export function writeWorkerConfig(file: string, workers: Record<string, unknown>[]): void {
-  writeFileSync(file, JSON.stringify({ workers }, null, 2));
+  writeFileSync(file, JSON.stringify({ workers, deletes: { reportAfterSeconds: CHAOS_DELETE_REPORT_AFTER_SECONDS } }, null, 2));
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawnGuarded, type GuardedProcess } from '../../src/temporal/guardedProcess.js';
+import { devServerEnv, envArgs } from '../../src/temporal/devServer.js';
 import { projectRoot } from '../../src/temporal/paths.js';
 import { GiveUp, waitFor } from './waits.js';
 
@@ -37,7 +38,7 @@ export class WorkerProcess {
     // No shutdown grace: the suite's chaos is SIGKILL, and its end-of-trial stop should not wait.
     const guarded = spawnGuarded(
       'env',
-      [`TEMPORAL_ADDRESS=${options.temporalAddress}`, `LATENT_WORKER_TASK_QUEUE=${options.taskQueue}`, process.execPath, '--import', 'tsx', CLI, '--config', options.configFile, 'worker', '--no-reaper', '--shutdown-grace', '0'],
+      [...envArgs(devServerEnv(options.temporalAddress)), `LATENT_WORKER_TASK_QUEUE=${options.taskQueue}`, process.execPath, '--import', 'tsx', CLI, '--config', options.configFile, 'worker', '--no-reaper', '--shutdown-grace', '0'],
       options.logFile,
     );
     const worker = new WorkerProcess(guarded, options.logFile, logOffset);

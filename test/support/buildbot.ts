@@ -98,3 +98,14 @@ print(json.dumps([dict(id=r[0], number=r[1], builder=r[2], worker=r[3], results=
   const { stdout } = await run(VENV_PYTHON, ['-c', query, path.join(masterDir, 'state.sqlite')], { timeout: 30_000 });
   return JSON.parse(stdout) as BuildRow[];
 }
+
+/** Polls `probe` until it gives a value, failing with `describe()` (a master's log, say) after `timeoutMs`. */
+export async function eventually<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined, describe: () => string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await probe();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s\n${describe()}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}

@@ -6,9 +6,12 @@ import { NativeConnection } from '@temporalio/worker';
 import { LatentWorkerClient } from '../../src/client/api.js';
 import { parseConfig, type LoadedConfig } from '../../src/config/load.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
+import type { MissingNotifier } from '../../src/activities/notify.js';
+import type { WorkerMetrics } from '../../src/worker/metrics.js';
 import { createLatentWorker } from '../../src/worker/worker.js';
 import { connectClient, temporalAddress, uniqueTaskQueue } from './temporal.js';
 import { SEED_SIMPLEST_EXAMPLE } from '../../src/config/seedExample.js';
+import type { SealingKey } from '../../src/config/sealing.js';
 
 /** The seed document's simplest example, minus the name and the auth URL that the rig points at its simulator. */
 const { name: _name, os_auth_url: _authUrl, ...seedWorker } = SEED_SIMPLEST_EXAMPLE;
@@ -40,6 +43,15 @@ export interface LifecycleRigOptions {
   workflowBundlePath?: string;
   /** The config's `cloud_limits`. */
   cloudLimits?: unknown;
+  /** Keys that open the accounts CI masters seal (master-defined workers). */
+  sealingKeys?: SealingKey[];
+  /** The config's `deletes`. */
+  deletes?: unknown;
+  /** Where the worker's reports go, instead of the config's `notify`. */
+  notifier?: MissingNotifier;
+  metrics?: WorkerMetrics;
+  /** Per-request timeout of the worker's OpenStack calls. */
+  httpTimeoutMs?: number;
 }
 
 /**
@@ -48,19 +60,19 @@ export interface LifecycleRigOptions {
  */
 export async function startLifecycleRig(
   workers: ({ name: string } & Record<string, unknown>)[],
-  { simulator: simulatorOptions = { bootDelayMs: 300, deleteDelayMs: 100 }, notify, deployment, address, dataConverter, keystone, workflowBundlePath, cloudLimits }: LifecycleRigOptions = {},
+  { simulator: simulatorOptions = { bootDelayMs: 300, deleteDelayMs: 100 }, notify, deployment, address, dataConverter, keystone, workflowBundlePath, cloudLimits, sealingKeys, deletes, notifier, metrics, httpTimeoutMs }: LifecycleRigOptions = {},
 ): Promise<LifecycleRig> {
   const suffix = randomUUID().slice(0, 6);
   const nameOf = (base: string): string => `${base}-${suffix}`;
   const simulator = await startSimulator(simulatorOptions);
   const config = parseConfig(
-    { workers: workers.map((worker) => ({ ...SEED_WORKER, os_auth_url: keystone === 'v3' ? simulator.authUrlV3 : simulator.authUrlV2, ...worker, name: nameOf(worker.name) })), notify, deployment, cloud_limits: cloudLimits },
+    { workers: workers.map((worker) => ({ ...SEED_WORKER, os_auth_url: keystone === 'v3' ? simulator.authUrlV3 : simulator.authUrlV2, ...worker, name: nameOf(worker.name) })), notify, deployment, cloud_limits: cloudLimits, deletes },
     'lifecycle rig',
     {},
   );
   const taskQueue = uniqueTaskQueue('lifecycle');
   const connection = await NativeConnection.connect({ address: address ?? temporalAddress() });
-  const { worker, clouds } = await createLatentWorker({ connection, namespace: 'default', taskQueue, config, pollIntervalMs: 100, dataConverter, workflowBundlePath });
+  const { worker, clouds } = await createLatentWorker({ connection, namespace: 'default', taskQueue, config, pollIntervalMs: 100, dataConverter, workflowBundlePath, sealingKeys, notifier, metrics, httpTimeoutMs });
   const running = worker.run();
   const client = new LatentWorkerClient(await connectClient(address, dataConverter), taskQueue);
   return {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { spawnGuarded, type GuardedProcess } from '../../src/temporal/guardedProcess.js';
+import { devServerEnv, envArgs } from '../../src/temporal/devServer.js';
 import { projectRoot } from '../../src/temporal/paths.js';
 import { freePort } from '../../src/temporal/ports.js';
 
@@ -15,6 +16,12 @@ export interface WorkerCliOptions {
   /** Further options of `latent-worker worker`. */
   args?: string[];
   readyTimeoutMs?: number;
+  /** How to run the CLI; default: this checkout's sources through tsx. */
+  cli?: string[];
+  /** Further environment, e.g. TEMPORAL_TLS_* settings. */
+  env?: Record<string, string>;
+  /** Resolve once /readyz says ready (default), or once it answers at all. */
+  until?: 'ready' | 'answering';
 }
 
 export interface WorkerCli {
@@ -29,17 +36,15 @@ export interface WorkerCli {
  * `latent-worker worker` as its own process, as an operator runs it, with a health endpoint on
  * a free port; resolves once /readyz says ready. `env` execs node, so the pid is the worker's.
  */
-export async function startWorkerCli({ configFile, temporalAddress, taskQueue, logFile, args = [], readyTimeoutMs = 90_000 }: WorkerCliOptions): Promise<WorkerCli> {
+export async function startWorkerCli({ configFile, temporalAddress, taskQueue, logFile, args = [], readyTimeoutMs = 90_000, env = {}, until = 'ready', cli = [process.execPath, '--import', 'tsx', CLI] }: WorkerCliOptions): Promise<WorkerCli> {
   const healthPort = await freePort();
   const child = spawnGuarded(
     'env',
     [
-      `TEMPORAL_ADDRESS=${temporalAddress}`,
+      ...envArgs(devServerEnv(temporalAddress)),
       `LATENT_WORKER_TASK_QUEUE=${taskQueue}`,
-      process.execPath,
-      '--import',
-      'tsx',
-      CLI,
+      ...Object.entries(env).map(([key, value]) => `${key}=${value}`),
+      ...cli,
       '--config',
       configFile,
       'worker',
@@ -56,7 +61,7 @@ export async function startWorkerCli({ configFile, temporalAddress, taskQueue, l
   for (;;) {
     if (child.hasExited()) throw new Error(`worker process ${child.pid} exited (${await child.exited}) before it was ready; log ${logFile}:\n${log()}`);
     const ready = await fetch(`${healthUrl}/readyz`, { signal: AbortSignal.timeout(5_000) }).then(
-      (response) => response.status === 200,
+      (response) => response.status === 200 || (until === 'answering' && response.status === 503),
       () => false,
     );
     if (ready) return { process: child, healthUrl, log };

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Mapping
 
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.common import (
     SearchAttributeKey,
     SearchAttributePair,
@@ -21,6 +21,7 @@ from temporalio.common import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from . import contract
+from .connection import TemporalUnreachable, TemporalSettings, connect
 
 WORKER_NAME_KEY = SearchAttributeKey.for_keyword(contract.SEARCH_ATTRIBUTE_WORKER_NAME)
 CLOUD_KEY = SearchAttributeKey.for_keyword(contract.SEARCH_ATTRIBUTE_CLOUD)
@@ -28,16 +29,6 @@ CLOUD_KEY = SearchAttributeKey.for_keyword(contract.SEARCH_ATTRIBUTE_CLOUD)
 
 class LifecycleError(Exception):
     """The lifecycle failed, ended before the server was ready, or did not answer in time."""
-
-
-@dataclass(frozen=True)
-class TemporalSettings:
-    address: str = "127.0.0.1:7233"
-    namespace: str = "default"
-    task_queue: str = contract.DEFAULT_TASK_QUEUE
-    rpc_timeout: float = 10.0
-    connect_timeout: float = 10.0
-    poll_interval: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -77,18 +68,23 @@ class LifecycleClient:
         assert handle.result_run_id is not None
         return Lifecycle(name, handle.result_run_id)
 
-    async def wait_for_phase(self, lifecycle: Lifecycle, phase: str, timeout: float) -> dict[str, Any]:
-        """Polls the status query until the lifecycle reaches `phase` (or later); raises if it ends first."""
+    async def serve(self, chooser: Any) -> None:
+        """Starts `chooser` (an ImageChooser) on this client's connection."""
+        await chooser.start(await self._connect())
+
+    async def wait_until_active(self, lifecycle: Lifecycle, timeout: float) -> dict[str, Any]:
+        """Polls the status query until the lifecycle's server is ACTIVE (the lifecycle waits for
+        the attach, or has it); raises with the lifecycle's own failure if it ends first."""
         try:
-            return await asyncio.wait_for(self._poll_phase(lifecycle, phase), timeout)
+            return await asyncio.wait_for(self._poll_until_active(lifecycle), timeout)
         except asyncio.TimeoutError:
-            raise LifecycleError(f"lifecycle {contract.workflow_id_for(lifecycle.worker_name)} did not reach {phase} within {timeout:g} s") from None
+            raise LifecycleError(f"lifecycle {contract.workflow_id_for(lifecycle.worker_name)}: the server was not ACTIVE within {timeout:g} s") from None
 
     async def signal(self, lifecycle: Lifecycle, signal: str) -> bool:
-        """Sends `signal` to the run; False when that run has already closed (nothing left to tell)."""
+        """Sends `signal` to the lifecycle, in whichever run it now is; False once it has ended."""
         async with self._signals:
             try:
-                await (await self._handle(lifecycle)).signal(signal, rpc_timeout=self._rpc_timeout)
+                await (await self._running_handle(lifecycle)).signal(signal, rpc_timeout=self._rpc_timeout)
                 return True
             except RPCError as error:
                 if error.status == RPCStatusCode.NOT_FOUND:
@@ -105,19 +101,22 @@ class LifecycleClient:
         except WorkflowFailureError as error:
             raise LifecycleError(f"lifecycle {contract.workflow_id_for(lifecycle.worker_name)} failed: {_cause(error)}") from None
 
-    async def _poll_phase(self, lifecycle: Lifecycle, phase: str) -> dict[str, Any]:
+    async def _poll_until_active(self, lifecycle: Lifecycle) -> dict[str, Any]:
         handle = await self._handle(lifecycle)
         while True:
             description = await handle.describe(rpc_timeout=self._rpc_timeout)
             if description.status is not None and description.status.name != "RUNNING":
                 # A closed run says more through its result (the failure) than through its last status.
                 result = await self.result(lifecycle, self.settings.rpc_timeout)
-                raise LifecycleError(f"lifecycle ended ({result.get('outcome')}) before reaching {phase}: {result.get('status', {}).get('error', 'no error given')}")
+                raise LifecycleError(f"lifecycle ended ({result.get('outcome')}) before its server was ACTIVE: {result.get('status', {}).get('error', 'no error given')}")
             status: dict[str, Any] = await handle.query(contract.QUERY_STATUS, rpc_timeout=self._rpc_timeout)
-            if status.get("outcome") or contract.reached(status.get("phase", ""), phase):
-                if status.get("outcome") and not contract.reached(status.get("phase", ""), phase):
-                    raise LifecycleError(f"lifecycle ended ({status['outcome']}) before reaching {phase}: {status.get('error', 'no error given')}")
+            readiness = active_readiness(status)
+            if readiness == READY:
                 return status
+            if readiness == ENDED:
+                # Ending: the run's failure (once the server is deleted) is the reason to report.
+                result = await self.result(lifecycle, self.settings.rpc_timeout * 6)
+                raise LifecycleError(f"lifecycle ended ({result.get('outcome')}) before its server was ACTIVE: {result.get('status', {}).get('error', status.get('error', 'no error given'))}")
             await asyncio.sleep(self.settings.poll_interval)
 
     async def _handle(self, lifecycle: Lifecycle) -> WorkflowHandle[Any, Any]:
@@ -125,20 +124,52 @@ class LifecycleClient:
         client = await self._connect()
         return client.get_workflow_handle(contract.workflow_id_for(lifecycle.worker_name), run_id=lifecycle.run_id)
 
+    async def _running_handle(self, lifecycle: Lifecycle) -> WorkflowHandle[Any, Any]:
+        """The run the lifecycle is in now: a long-lived one continues as new to keep its history
+        small, so the run `start` returned is followed through its hand-overs (the runs of one
+        lifecycle share their first run id); a later lifecycle of the same worker is never taken."""
+        handle = await self._handle(lifecycle)
+        pinned = await handle.describe(rpc_timeout=self._rpc_timeout)
+        if pinned.status != WorkflowExecutionStatus.CONTINUED_AS_NEW:
+            return handle
+        client = await self._connect()
+        latest_handle = client.get_workflow_handle(contract.workflow_id_for(lifecycle.worker_name))
+        latest = await latest_handle.describe(rpc_timeout=self._rpc_timeout)
+        first_run = pinned.raw_description.workflow_execution_info.first_run_id
+        if first_run and latest.raw_description.workflow_execution_info.first_run_id == first_run:
+            return client.get_workflow_handle(contract.workflow_id_for(lifecycle.worker_name), run_id=latest.run_id)
+        return handle
+
     async def _connect(self) -> Client:
         async with self._connecting:
             if self._client is None:
                 try:
-                    self._client = await asyncio.wait_for(Client.connect(self.settings.address, namespace=self.settings.namespace), self.settings.connect_timeout)
-                except asyncio.TimeoutError:
-                    raise LifecycleError(f"temporal_address {self.settings.address}: no Temporal service answered within {self.settings.connect_timeout:g} s") from None
-                except RuntimeError as error:
-                    raise LifecycleError(f"temporal_address {self.settings.address}: cannot connect: {error}") from None
+                    self._client = await connect(self.settings)
+                except TemporalUnreachable as error:
+                    raise LifecycleError(str(error)) from None
             return self._client
 
     @property
     def _rpc_timeout(self) -> timedelta:
         return timedelta(seconds=self.settings.rpc_timeout)
+
+
+READY, PENDING, ENDED = "ready", "pending", "ended"
+# The server is ACTIVE in these phases, and only in these: `deleting` comes after them in the
+# lifecycle's order but means a launch failed (another may follow) or the lifecycle is ending.
+ACTIVE_PHASES = ("waiting-for-attach", "attached")
+
+
+def active_readiness(status: Mapping[str, Any]) -> str:
+    """Whether a status says the server is ACTIVE (READY), may still become so (PENDING), or never will (ENDED)."""
+    if status.get("outcome"):
+        return ENDED
+    phase = status.get("phase")
+    if phase in ACTIVE_PHASES:
+        return READY
+    if phase == "done":
+        return ENDED
+    return PENDING
 
 
 def _cause(error: BaseException) -> str:

@@ -154,14 +154,15 @@ def _image(image: Any) -> Any:
         return image
     if isinstance(image, Mapping):
         return _image_selector(image)
-    if callable(image):
-        raise SpecError("image: a callable cannot travel to the lifecycle; register the function for this worker in the latent-worker config (a .ts config) and pass image={'resolver': 'function'}")
-    raise SpecError(f"image: {image!r} must be an image UUID or name, or a selector {{name, tags, properties, visibility, pick}}")
+    raise SpecError(f"image: {image!r} must be an image UUID or name, a callable given the list of images, or a selector {{name, tags, properties, visibility, pick}}")
 
 
 def _image_selector(selector: Mapping[str, Any]) -> dict[str, Any]:
     if dict(selector) == {"resolver": "function"}:
         return {"resolver": "function"}
+    if selector.get("resolver") == "master":
+        # The worker's own callable, served by this master (image_chooser.py).
+        return {"resolver": "master", "taskQueue": str(selector["taskQueue"]), "callable": str(selector["callable"])}
     unknown = set(selector) - SELECTOR_KEYS
     if unknown:
         raise SpecError(f"image: unknown selector key(s) {sorted(unknown)}; valid keys are {sorted(SELECTOR_KEYS)}")
@@ -247,8 +248,8 @@ def _meta(meta: Any) -> dict[str, str]:
         return {}
     if not isinstance(meta, Mapping):
         raise SpecError(f"meta: {meta!r} must be a mapping of metadata keys to values")
-    if len(meta) > 125:
-        raise SpecError("meta: at most 125 metadata items (Nova allows 128; 3 mark ownership)")
+    if len(meta) > 124:
+        raise SpecError("meta: at most 124 metadata items (Nova allows 128; 4 mark ownership)")
     for key, value in meta.items():
         if not isinstance(key, str) or not META_KEY.match(key):
             raise SpecError(f"meta: key {key!r}: metadata keys are 1-255 letters, digits, spaces or -_:.")

@@ -66,7 +66,7 @@ class WorkerSpecTest(unittest.TestCase):
             ({"name": "bad name"}, "name:"),
             ({"server": ServerOptions(flavor=-1, image=IMAGE)}, "flavor:"),
             ({"server": ServerOptions(flavor=1)}, "image: give image, block_devices, or both"),
-            ({"server": ServerOptions(flavor=1, image=lambda images: images[0])}, "image: a callable"),
+            ({"server": ServerOptions(flavor=1, image=42)}, "image: 42 must be an image UUID or name, a callable"),
             ({"server": ServerOptions(flavor=1, image={"name": "x"})}, "image.pick:"),
             ({"server": ServerOptions(flavor=1, image={"name": "(", "pick": "newest"})}, "image.name:"),
             ({"server": ServerOptions(flavor=1, image={"pick": "newest", "size": 1})}, "unknown selector key(s) ['size']"),

@@ -3,6 +3,7 @@ import type { MissingReport } from '../notify.js';
 /** One line saying what happened, for an email subject or a log line. */
 export function summaryOf(report: MissingReport): string {
   const worker = oneLine(report.workerName);
+  if (report.kind === 'undeletable') return `${worker}: server ${report.serverId} could not be deleted for ${duration(report.stuckSeconds)}; still trying`;
   if (report.kind === 'failed') {
     const attempts = report.reasons.length;
     return `${worker} failed to start: ${attempts === 1 ? 'its launch attempt' : `all ${attempts} launch attempts`} failed`;
@@ -17,7 +18,15 @@ export function subjectOf(report: MissingReport): string {
 /** The plain-text body: what happened, the details a person needs to look, and the console tail. */
 export function bodyOf(report: MissingReport): string {
   const opening =
-    report.kind === 'missing'
+    report.kind === 'undeletable'
+      ? [
+          `The server ${report.serverId} of worker ${report.workerName} has not been deleted for ${duration(report.stuckSeconds)}: ` +
+            'every try failed. The lifecycle keeps trying, with capped backoff, until Nova no longer has the server; ' +
+            'it may need a hand (an unlocked server, a working Keystone, a configured cloud).',
+          '',
+          `  Last error: ${oneLine(report.lastError)}`,
+        ]
+      : report.kind === 'missing'
       ? [
           `The server of worker ${report.workerName} booted, but no CI worker attached to it within ` +
             `${duration(report.missingTimeoutSeconds)}. The lifecycle deletes the server now.`,

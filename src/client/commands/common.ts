@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { findConfigFile, loadConfigFile, type LoadedConfig } from '../../config/load.js';
 import { LatentWorkerClient } from '../api.js';
-import { temporalSettings } from '../settings.js';
+import { temporalSettings, type ConnectionFlags, type TemporalSettings } from '../settings.js';
 
 /** The config file named by the global --config option, or found the usual way. */
 export async function loadConfig(command: Command): Promise<LoadedConfig> {
@@ -9,12 +9,17 @@ export async function loadConfig(command: Command): Promise<LoadedConfig> {
   return loadConfigFile(findConfigFile(config));
 }
 
+/** The Temporal service to use: its profile and TEMPORAL_* variables, under this command's connection flags. */
+export function settingsFor(command: Command): TemporalSettings {
+  return temporalSettings(process.env, command.optsWithGlobals<ConnectionFlags>());
+}
+
 /**
- * Runs `action` with a client connected to $TEMPORAL_ADDRESS, closing the connection after;
+ * Runs `action` with a client connected as `settingsFor(command)`, closing the connection after;
  * `definitions` let it substantiate workers by name.
  */
-export async function withClient<T>(action: (client: LatentWorkerClient) => Promise<T>, definitions?: LoadedConfig): Promise<T> {
-  const client = await LatentWorkerClient.connect(temporalSettings(), definitions);
+export async function withClient<T>(command: Command, action: (client: LatentWorkerClient) => Promise<T>, definitions?: LoadedConfig): Promise<T> {
+  const client = await LatentWorkerClient.connect(settingsFor(command), definitions);
   try {
     return await action(client);
   } finally {

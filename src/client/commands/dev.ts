@@ -11,7 +11,7 @@ import { startDevServer } from '../../temporal/devServer.js';
 import { projectRoot } from '../../temporal/paths.js';
 import { connectWorker, createLatentWorker } from '../../worker/worker.js';
 import { LatentWorkerClient } from '../api.js';
-import { DEFAULT_TASK_QUEUE } from '../contract.js';
+import { DEFAULT_TASK_QUEUE } from '../../contract/names.js';
 import { describeStatus } from '../format.js';
 import { SEED_SIMPLEST_EXAMPLE } from '../../config/seedExample.js';
 

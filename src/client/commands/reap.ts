@@ -2,8 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { ReaperReport } from '../../workflows/reaper.js';
 import { EXIT } from '../exitCodes.js';
 import { reapOnce } from '../reaper.js';
-import { temporalSettings } from '../settings.js';
-import { loadConfig, printJson, withClient } from './common.js';
+import { loadConfig, printJson, settingsFor, withClient } from './common.js';
 
 export function reapCommand(): Command {
   return new Command('reap')
@@ -15,10 +14,10 @@ export function reapCommand(): Command {
     .exitOverride()
     .action(async (options: { dryRun?: boolean; grace?: number; json?: boolean }, command: Command) => {
       const config = await loadConfig(command);
-      const report = await withClient((client) =>
+      const report = await withClient(command, (client) =>
         reapOnce(client.temporal, {
           deployment: config.deployment,
-          taskQueue: temporalSettings().taskQueue,
+          taskQueue: settingsFor(command).taskQueue,
           graceSeconds: options.grace ?? config.reaper.graceSeconds,
           dryRun: options.dryRun ?? false,
         }),
@@ -40,6 +39,9 @@ function printReport(report: ReaperReport): void {
     console.log(`orphan ${orphan.name} ${orphan.serverId}: ${outcome}: ${orphan.reason}`);
   }
   for (const { cloud, error } of report.unlisted) console.log(`could not list the servers of ${cloud}: ${error}`);
+  for (const server of report.foreign ?? []) {
+    console.log(`kept ${server.name} ${server.serverId}: ${server.reason}; another installation may use deployment ${report.deployment} (give each its own), or its history is past retention (delete it by hand)`);
+  }
 }
 
 function parseGrace(value: string): number {

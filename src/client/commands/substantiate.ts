@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LifecycleStatus, Phase } from '../../workflows/types.js';
-import type { LatentWorkerClient } from '../api.js';
+import { hasReached, type LatentWorkerClient } from '../api.js';
+import { EXIT } from '../exitCodes.js';
 import { settleExitCode } from '../outcome.js';
 import { progressLine } from '../progress.js';
 import { loadConfig, printJson, withClient } from './common.js';
@@ -18,14 +19,22 @@ export function substantiateCommand(): Command {
     .option('--json', 'print the lifecycle (and, with --wait, its final status) as JSON')
     .action(async (name: string, options: { wait?: WaitTarget; property: Record<string, string>; json?: boolean }, command: Command) => {
       const definitions = await loadConfig(command);
-      await withClient(async (client) => {
+      await withClient(command, async (client) => {
         const handle = await client.substantiate(name, { properties: options.property });
         const started = { workerName: name, workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
         if (!options.wait) return options.json ? printJson(started) : console.log(`${name}: lifecycle ${handle.workflowId} (run ${handle.firstExecutionRunId})`);
         if (!options.json) console.log(`${name}: lifecycle ${handle.workflowId} (run ${handle.firstExecutionRunId})`);
-        const status = await waitFor(client, name, WAIT_TARGETS[options.wait], !options.json);
+        const target = WAIT_TARGETS[options.wait];
+        const status = await waitFor(client, name, target, !options.json);
         if (options.json) printJson({ ...started, status });
-        process.exitCode = await settleExitCode(client, status);
+        // A failed lifecycle throws its failure here (Nova's fault in its cause chain).
+        const settled = await settleExitCode(client, status);
+        if (hasReached(status, target)) {
+          process.exitCode = settled;
+          return;
+        }
+        console.error(`${name}: the lifecycle ended ${status.outcome ?? 'without an outcome'} before its server was ${options.wait === 'active' ? 'ACTIVE' : options.wait}`);
+        process.exitCode = settled === EXIT.ok ? EXIT.failure : settled;
       }, definitions);
     });
 }

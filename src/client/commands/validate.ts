@@ -9,6 +9,7 @@ import type { ImageSpec, WorkerSpec } from '../../workflows/types.js';
 import { EXIT } from '../exitCodes.js';
 import { loadConfig, printJson } from './common.js';
 import { collectProperty } from './substantiate.js';
+import { FAILURE_TYPES } from '../../contract/names.js';
 
 interface ValidateOptions {
   connect?: boolean;
@@ -97,7 +98,7 @@ async function checkCloud(client: OpenStackClient, worker: ResolvedWorker, spec:
   for (const device of spec.blockDevices ?? []) {
     if (device.sourceType !== 'image') continue;
     const image = await cloudCall(() => client.image.getImage(device.uuid));
-    if (!image) throw ApplicationFailure.nonRetryable(`block_devices: image ${device.uuid} does not exist or is not visible to this project`, 'ImageNotFound');
+    if (!image) throw ApplicationFailure.nonRetryable(`block_devices: image ${device.uuid} does not exist or is not visible to this project`, FAILURE_TYPES.imageNotFound);
     parts.push(`block device image ${image.id} (${image.name ?? 'unnamed'})`);
   }
   return parts.join(', ');

@@ -1,5 +1,7 @@
+import { MAX_USER_META_ITEMS } from '../config/serverOptions.js';
 import { z } from 'zod';
-import type { BlockDeviceSpec, ImageSelector, LifecycleInput, WorkerSpec } from '../workflows/types.js';
+import { boundedSeconds, buildWaitSeconds, TIMEOUT_BOUNDS } from './timeouts.js';
+import type { BlockDeviceSpec, ImageSelector, LifecycleInput, MasterImageChoice, WorkerSpec } from '../workflows/types.js';
 
 // The workflow's input, as a schema: the lifecycle has it checked (by the checkInput local
 // activity) before it does anything, the client checks it before starting one, and
@@ -25,11 +27,19 @@ const imageSelector = z
   })
   .meta({ id: 'ImageSelector' });
 
-const image = z
-  .union([z.string().min(1), imageSelector, z.strictObject({ resolver: z.literal('function') })], {
-    error: 'must be an image UUID or name, a selector {name, tags, properties, visibility, pick}, or {"resolver": "function"}',
+const masterImageChoice = z
+  .strictObject({
+    resolver: z.literal('master'),
+    taskQueue: z.string().min(1).describe('The task queue on which the master serves the chooseImage activity.'),
+    callable: z.string().min(1).describe('The name of the callable, for messages.'),
   })
-  .describe('An image UUID or exact name, a selector, or {"resolver": "function"} for an image function registered in the worker process.');
+  .meta({ id: 'MasterImageChoice' });
+
+const image = z
+  .union([z.string().min(1), imageSelector, z.strictObject({ resolver: z.literal('function') }), masterImageChoice], {
+    error: 'must be an image UUID or name, a selector {name, tags, properties, visibility, pick}, {"resolver": "function"} or {"resolver": "master", "taskQueue", "callable"}',
+  })
+  .describe('An image UUID or exact name, a selector, {"resolver": "function"} for an image function registered in the worker process, or {"resolver": "master", ...} for one the CI master chooses (its chooseImage activity).');
 
 const blockDevice = z
   .strictObject({
@@ -43,26 +53,29 @@ const blockDevice = z
   })
   .meta({ id: 'BlockDeviceSpec' });
 
-const seconds = (what: string) => z.number({ error: `${what} must be a number of seconds` });
-
 export const workerSpecSchema = z
   .strictObject({
-    name: z.string().regex(NAME, 'must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit').describe('The worker name; the worker process must define a worker of this name (its credentials stay there).'),
+    name: z.string().regex(NAME, 'must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit').describe('The worker name; unless sealedCredentials is given, the worker process must define a worker of this name (its credentials stay there).'),
     cloud: z.string().min(1, 'must name the cloud (shown in the Web UI; never credentials)'),
     flavor: z.string({ error: 'must be a flavor id or name, as text' }).min(1, 'must be a flavor id or name, as text'),
     image: image.optional(),
     blockDevices: z.array(blockDevice).min(1, 'give at least one block device, or leave blockDevices out').optional(),
     meta: z
       .record(z.string().regex(META_KEY, 'metadata keys are 1-255 letters, digits, spaces or -_:.'), z.string().max(255, 'metadata values are at most 255 characters'))
-      .refine((meta) => Object.keys(meta).length <= 125, 'at most 125 metadata items')
-      .meta({ maxProperties: 125 }),
+      .refine((meta) => Object.keys(meta).length <= MAX_USER_META_ITEMS, `at most ${MAX_USER_META_ITEMS} metadata items (Nova allows 128; 4 mark ownership)`)
+      .meta({ maxProperties: MAX_USER_META_ITEMS }),
     novaArgs: z.record(z.string(), z.unknown()).optional().describe("novaclient's servers.create keyword arguments (nics, availability_zone, ...)."),
     clientVersion: z.string().regex(/^(1\.1|2|2\.\d+)$/, 'must be "1.1", "2" or "2.N"'),
-    missingTimeoutSeconds: seconds('missingTimeoutSeconds').positive('must be more than 0 seconds'),
-    bootTimeoutSeconds: seconds('bootTimeoutSeconds').positive('must be more than 0 seconds'),
-    buildWaitTimeoutSeconds: seconds('buildWaitTimeoutSeconds').optional().describe('Idle seconds before release: 0 after each build, negative never; default 600.'),
+    missingTimeoutSeconds: boundedSeconds('missingTimeoutSeconds', TIMEOUT_BOUNDS.missingTimeout),
+    bootTimeoutSeconds: boundedSeconds('bootTimeoutSeconds', TIMEOUT_BOUNDS.bootTimeout),
+    buildWaitTimeoutSeconds: buildWaitSeconds('buildWaitTimeoutSeconds').optional().describe('Idle seconds before release: 0 after each build, negative never; default 600.'),
     launchAttempts: z.number().int().min(1, 'must be at least 1').max(20, 'must be at most 20').optional(),
     notifyOnMissing: z.array(z.email()),
+    sealedCredentials: z
+      .string()
+      .regex(/^olw-sealed-v1\.[0-9a-f]{16}\.[A-Za-z0-9+/=]+\.[A-Za-z0-9+/=]+\.[A-Za-z0-9+/=]+$/, 'must be a value sealed for the worker fleet (olw-sealed-v1.KEYID.EPHEMERAL.NONCE.CIPHERTEXT), never plaintext')
+      .optional()
+      .describe('The account arguments of a worker defined in the CI master, sealed for the worker fleet (docs/credentials.md); absent when the fleet defines the worker.'),
   })
   .refine((spec) => spec.image !== undefined || spec.blockDevices !== undefined, { message: 'give image, blockDevices, or both', path: ['image'] })
   // The refinements above, said the JSON Schema way, so other languages' validators check them too.
@@ -73,7 +86,7 @@ export const lifecycleInputSchema = z
     spec: workerSpecSchema,
     properties: z.record(z.string(), z.string()).describe('Build properties from the CI master, kept for the record.'),
   })
-  .meta({ title: 'latentWorkerLifecycle input', description: 'The one argument of the latentWorkerLifecycle workflow. It carries no credential.' });
+  .meta({ title: 'latentWorkerLifecycle input', description: 'The one argument of the latentWorkerLifecycle workflow. It carries no credential in plaintext.' });
 
 /** What is wrong with an input, one `path: message` per problem; empty when it is valid. */
 export function inputProblems(input: unknown): string[] {
@@ -90,8 +103,10 @@ export function inputProblems(input: unknown): string[] {
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Holds<T extends true> = T;
 export type _SchemaMatchesTypes = [
-  Holds<Same<z.output<typeof lifecycleInputSchema>, LifecycleInput>>,
+  // `continued` is written by the lifecycle for its own next run, never by a master.
+  Holds<Same<z.output<typeof lifecycleInputSchema>, Omit<LifecycleInput, 'continued'>>>,
   Holds<Same<z.output<typeof workerSpecSchema>, WorkerSpec>>,
   Holds<Same<z.output<typeof imageSelector>, ImageSelector>>,
   Holds<Same<z.output<typeof blockDevice>, BlockDeviceSpec>>,
+  Holds<Same<z.output<typeof masterImageChoice>, MasterImageChoice>>,
 ];

@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { lifecycleInputSchema } from './inputSchema.js';
 
-/** Where the generated schema is committed, relative to the project root. */
-export const INPUT_SCHEMA_FILE = 'contract/lifecycle-input.schema.json';
+export { INPUT_SCHEMA_FILE } from './names.js';
 
 /**
  * The lifecycle input as a JSON Schema (draft 2020-12), generated from the schema the workflow

@@ -1,0 +1,3 @@
+export async function noop(step: number): Promise<number> {
+  return step;
+}

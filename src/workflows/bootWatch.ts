@@ -1,0 +1,58 @@
+import { condition, defineSignal, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { createActivities } from '../activities/index.js';
+import type { LifecycleState } from './state.js';
+import { workerRefOf } from './state.js';
+import { SERVER_STATUS_SIGNAL } from './statusWatchNames.js';
+
+type Activities = ReturnType<typeof createActivities>;
+
+/** What the cloud's status watcher says of a server: it finished booting, ACTIVE or ERROR. */
+export interface ServerStatusChange {
+  serverId: string;
+  status: string;
+}
+
+/** Sent by the fleet's status watcher of the cloud (src/workflows/statusWatcher.ts). */
+export const serverStatusSignal = defineSignal<[ServerStatusChange]>(SERVER_STATUS_SIGNAL);
+
+/**
+ * How long a boot waits for the watcher before it looks at its server itself. Slow on purpose:
+ * the watcher is the way boots are seen; this only bounds what a watcher that is down (its
+ * process killed, until the heartbeat timeout hands it on) can cost a boot.
+ */
+export const OWN_LOOK_EVERY_MS = 120_000;
+
+/** One GET of the server, judged: bounded tries, since the next look (or the deadline's) comes anyway. */
+const looks = proxyActivities<Pick<Activities, 'lookAtBoot'>>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 5 },
+});
+
+/**
+ * Waits for the server to be ACTIVE, as the cloud's status watcher tells it, and looks at the
+ * server itself every OWN_LOOK_EVERY_MS and at the boot deadline, so that a watcher that is down
+ * never holds a boot past boot_timeout. ERROR, a vanished server or the deadline end the wait
+ * with the typed failure the launch acts on (thrown by the look).
+ */
+export async function waitForBootTold(state: LifecycleState, serverId: string, serverName: string): Promise<void> {
+  const { spec } = state;
+  const deadline = Date.now() + spec.bootTimeoutSeconds * 1000;
+  let told: string | undefined;
+  // Signals that came before this handler (a quick boot) are buffered by the SDK and delivered now.
+  setHandler(serverStatusSignal, (change) => {
+    if (change.serverId === serverId) told = change.status;
+  });
+  for (;;) {
+    const remaining = deadline - Date.now();
+    if (remaining > 0) {
+      const wait = Math.min(OWN_LOOK_EVERY_MS, remaining);
+      const heard = await condition(() => told !== undefined, wait, { summary: `wait for ${serverName} to be ACTIVE (boot_timeout ${spec.bootTimeoutSeconds} s)` });
+      if (heard && told === 'ACTIVE') return;
+    }
+    const seen = await looks.lookAtBoot.executeWithOptions({ summary: remaining > 0 ? `look at ${serverName}` : `look at ${serverName} at its boot deadline` }, [
+      { ...workerRefOf(spec), serverId, deadline: new Date(deadline).toISOString(), final: remaining <= 0 },
+    ]);
+    if (seen === 'ACTIVE') return;
+    told = undefined;
+  }
+}

@@ -1,0 +1,113 @@
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCalibration } from '../bench/calibration/index.js';
+import { historyWork } from '../bench/historyStats.js';
+import { ProcSampler } from '../bench/procStats.js';
+import { workflowIdFor } from '../src/contract/names.js';
+import type { LatentWorkerClient } from '../src/client/api.js';
+import type { ServerEvent } from '../src/simulator/index.js';
+import { startDevServer, type DevServer } from '../src/temporal/devServer.js';
+import { projectRoot } from '../src/temporal/paths.js';
+import { startLifecycleRig } from './support/lifecycleRig.js';
+import { connectClient } from './support/temporal.js';
+
+// The benchmark's machine-independent figures: the history counts of a workflow whose shape is
+// known, read from a real Temporal server, and the calibration run's CPU, taken from /proc; and
+// the work a released lifecycle asks of Temporal, which must not grow back.
+
+let server: DevServer;
+let client: Client;
+
+beforeAll(async () => {
+  // Its own server: the CPU taken from /proc must be this test's alone.
+  server = await startDevServer();
+  client = await connectClient(server.address);
+});
+
+afterAll(async () => {
+  await client?.connection.close();
+  await server?.stop();
+});
+
+describe('benchmark calibration', () => {
+  it('runs bare workflows in a worker process of their own and counts their histories event by event', async () => {
+    const serverSampler = new ProcSampler(server.pid);
+    try {
+      const activities = 3;
+      const report = await runCalibration({
+        client,
+        serverAddress: server.address,
+        serverSampler,
+        workflows: 4,
+        activitiesPerWorkflow: activities,
+        startConcurrency: 2,
+        logFile: path.join(projectRoot, '.scratch', `calibration-worker-${process.pid}.log`),
+        env: {},
+        deadline: Date.now() + 100_000,
+      });
+      expect(report.history.runs).toBe(4);
+      // Started + the first workflow task (3 events), per activity scheduled/started/completed and
+      // a workflow task (6 events), the last task's completion and the workflow's.
+      expect(report.history.mean).toEqual({ events: 4 + 6 * activities + 1, workflowTasks: activities + 1, activityTasks: activities, localActivities: 0, timers: 0, upserts: 0, markers: 0, signals: 0 });
+      expect(report.history.maxEvents).toBe(4 + 6 * activities + 1);
+      expect(report.workerCpuSeconds).toBeGreaterThan(0);
+      expect(report.temporalServerCpuSeconds).toBeGreaterThan(0);
+    } finally {
+      serverSampler.stop();
+    }
+  });
+});
+
+describe('the work of a released lifecycle', () => {
+  it('costs at most six workflow tasks, two activity tasks, one local activity, one patch marker and one upsert of its own per workflow task, as the benchmark drives it', async () => {
+    const lifecycles = 6;
+    // Filled in once the rig is up; the simulator only reports servers after that.
+    const master: { client?: LatentWorkerClient; names: string[] } = { names: [] };
+    const signals: Promise<void>[] = [];
+    // The benchmark's CI master: `attached`, then `release`, once the server exists; they reach the
+    // lifecycle while it waits for the boot, so it never waits for them with a timer.
+    const onServerEvent = (event: ServerEvent): void => {
+      const name = master.names.find((n) => event.name.startsWith(`${n}-`));
+      const client = master.client;
+      if (event.kind !== 'created' || !name || !client) return;
+      signals.push(
+        (async () => {
+          await client.attached(name);
+          await client.release(name);
+        })(),
+      );
+    };
+    const rig = await startLifecycleRig(
+      Array.from({ length: lifecycles }, (_, i) => ({ name: `work${i}` })),
+      { address: server.address, simulator: { bootDelayMs: 3000, deleteDelayMs: 100, onServerEvent } },
+    );
+    const names = Array.from({ length: lifecycles }, (_, i) => rig.nameOf(`work${i}`));
+    master.names = names;
+    master.client = rig.client;
+    try {
+      const results = await Promise.all(names.map(async (name) => (await rig.client.substantiate(rig.config.workers.get(name)!.specFor())).result()));
+      await Promise.all(signals);
+      expect(results.map((result) => result.outcome)).toEqual(names.map(() => 'released'));
+
+      const work = await historyWork(client, names.map(workflowIdFor));
+      console.log(`released lifecycle (${work.runs} histories): ${JSON.stringify(work.mean)}, largest ${work.maxEvents} events, most ${work.maxWorkflowTasks} workflow tasks`);
+      // The shape before wrote about 62 events: 5 activity tasks, 16 upserts, 6 patch markers (docs/benchmark.md).
+      // Now: the create and the delete as activities, the quick steps (input, token, image) as one local activity,
+      // the boot's end told by the cloud's status watcher (a signal, beside `attached` and `release`, ending the boot's timer).
+      expect(work.mean).toMatchObject({ activityTasks: 2, localActivities: 1, markers: 1, timers: 1, signals: 3 });
+      // The start, the create's and the delete's ends, and at most one task per signal.
+      expect(work.maxWorkflowTasks).toBeLessThanOrEqual(6);
+      // One patch marker (lean-watched-lifecycle), with Temporal's change-version upsert; then one upsert for the
+      // task that starts the create, the boot, the delete, and the end.
+      expect(work.mean.upserts).toBe(5);
+      // Started and completed, three events a workflow task and an activity, the signals, the local
+      // activity, the marker, the upserts, the boot timer's start and cancel: nothing else. That is
+      // 20 + 3 a workflow task: 35 with five tasks (the master's signals arrive with another task), 38 at the most.
+      expect(work.mean.events).toBeCloseTo(2 + 3 * work.mean.workflowTasks + 3 * 2 + 3 + 1 + 1 + 5 + 2, 6);
+      expect(work.maxEvents).toBeLessThanOrEqual(20 + 3 * work.maxWorkflowTasks);
+    } finally {
+      await rig.stop();
+    }
+  });
+});
