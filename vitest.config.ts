@@ -8,12 +8,16 @@ const shared = {
   setupFiles: ['test/support/quietRuntime.ts'],
   testTimeout: 120_000,
   hookTimeout: 180_000,
+  // Many tests run real servers against a clock; on a loaded machine one may stumble. One retry,
+  // and test/support/flakyReporter.ts lists every test that needed it.
+  retry: 1,
 };
 
 export default defineConfig({
   test: {
     // Runs once for the whole run, projects included: one dev server that every test shares.
     globalSetup: ['test/support/globalSetup.ts'],
+    reporters: ['default', './test/support/flakyReporter.ts'],
     projects: [
       {
         test: {

@@ -2,7 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 // The conformance tier: the same scenarios against CONFORMANCE_TARGET=simulator (default) or
 // CONFORMANCE_TARGET=openstack (a real cloud on 127.0.0.1, see scripts/openstack-conformance.sh).
-// No Temporal server: these tests talk to the cloud APIs only.
+// The cloud-API scenarios need no Temporal server; buildbot.test.ts (the seed examples on a real
+// Buildbot master) starts a Temporal dev server of its own.
 export default defineConfig({
   test: {
     include: ['test/conformance/**/*.test.ts'],
@@ -12,5 +13,8 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 90_000,
     hookTimeout: 60_000,
+    // The real cloud shares two cores with everything else: one retry, each listed at the end.
+    retry: 1,
+    reporters: ['default', './test/support/flakyReporter.ts'],
   },
 });
