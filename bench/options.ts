@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { parseNovaCongestion } from '../src/simulator/index.js';
 import { projectRoot } from '../src/temporal/paths.js';
 import { WORKER_PROCESS_ENV } from '../src/worker/tuning.js';
 
@@ -7,6 +8,14 @@ export interface BenchOptions {
   lifecycles: number;
   /** The batch's cloud: BUILD to ACTIVE. */
   bootDelayMs: number;
+  /** The batch's cloud: the first part of the boot, while the server is scheduling; default half the boot delay. */
+  scheduleDelayMs?: number;
+  /**
+   * The batch's cloud congested like a real Nova (src/simulator/congestion.ts): `off`, a preset
+   * such as `real-here` (with its own boot and scheduling delays unless --boot-delay-ms is given),
+   * or `<workers>x<build ms>`.
+   */
+  novaCongestion: string;
   /** The single lifecycle's cloud (and the baseline's). */
   singleBootDelayMs: number;
   deleteDelayMs: number;
@@ -50,6 +59,15 @@ function workerCounts(value: string): number[] {
   return counts;
 }
 
+function congestionModel(value: string): string {
+  try {
+    parseNovaCongestion(value);
+    return value;
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+  }
+}
+
 function serverConfigValue(value: string, previous: Record<string, unknown>): Record<string, unknown> {
   const match = /^([\w.]+)=(.+)$/.exec(value);
   if (!match) throw new InvalidArgumentError(`must look like key=value with a JSON value, got "${value}"`);
@@ -67,6 +85,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     .description('N concurrent latent-worker lifecycles against the OpenStack simulator on a real Temporal dev server, with a no-Temporal baseline (docs/benchmark.md)')
     .option('--lifecycles <n>', 'concurrent lifecycles per batch', integer(1, 100_000), 1000)
     .option('--boot-delay-ms <ms>', "batch simulator: BUILD to ACTIVE (a real VM's boot and CI worker start take tens of seconds)", integer(0, 600_000), 60_000)
+    .option('--nova-congestion <model>', 'batch simulator: off, real-here (the Nova of ../shared/tools, with its boot time) or <workers>x<build ms>', congestionModel, 'off')
     .option('--single-boot-delay-ms <ms>', 'BUILD to ACTIVE for the single lifecycle and the baseline', integer(0, 600_000), 5000)
     .option('--delete-delay-ms <ms>', 'simulator: DELETE to gone', integer(0, 600_000), 1000)
     .option('--workers <counts>', 'worker processes per batch; "1,2" runs a batch with one, then one with two', workerCounts, [1])
@@ -87,8 +106,11 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   // Commander's names are the report's, but for --out (optional here) and --timeout (seconds).
   const { out, timeout, ...o } = program.opts<Omit<BenchOptions, 'out' | 'timeoutSeconds'> & { out?: string; timeout: number }>();
   if (o.baselineOnly && !o.baseline) program.error('--baseline-only and --no-baseline leave nothing to run', { exitCode: 2 });
+  const { preset } = parseNovaCongestion(o.novaCongestion);
+  const presetBoot = preset && program.getOptionValueSource('bootDelayMs') === 'default';
   return {
     ...o,
+    ...(presetBoot ? { bootDelayMs: preset.bootDelayMs, scheduleDelayMs: preset.scheduleDelayMs } : {}),
     out: path.resolve(out ?? path.join(projectRoot, '.scratch', 'bench', `report-${stamp}.json`)),
     timeoutSeconds: timeout,
   };

@@ -25,7 +25,7 @@ import { LatentWorkerClient } from '../src/client/api.js';
 import { workflowIdFor } from '../src/contract/index.js';
 import { loadConfigFile, type LoadedConfig } from '../src/config/load.js';
 import { SEED_SIMPLEST_EXAMPLE } from '../src/config/seedExample.js';
-import { startSimulator, type Simulator } from '../src/simulator/index.js';
+import { parseNovaCongestion, startSimulator, type Simulator } from '../src/simulator/index.js';
 import { startDevServer, type DevServer } from '../src/temporal/devServer.js';
 import { dataConverterFromEnv } from '../src/codec/index.js';
 import { resolveTuning } from '../src/worker/tuning.js';
@@ -97,9 +97,17 @@ async function run(o: BenchOptions): Promise<void> {
   const timeline = new ServerTimeline();
   // Two clouds: the batch's, and the single lifecycle's, which boots as the comparison is defined
   // (5 s) whatever the batch's boot delay. Apart, neither one's boots teach the other's poller.
-  const sim = await startSimulator({ bootDelayMs: o.bootDelayMs, deleteDelayMs: o.deleteDelayMs, onServerEvent: timeline.record });
+  const { congestion } = parseNovaCongestion(o.novaCongestion);
+  const sim = await startSimulator({
+    bootDelayMs: o.bootDelayMs,
+    scheduleDelayMs: o.scheduleDelayMs,
+    novaCongestion: congestion ?? undefined,
+    deleteDelayMs: o.deleteDelayMs,
+    onServerEvent: timeline.record,
+  });
   stops.push(() => sim.close());
-  say(`batch simulator on ${sim.url}: boot ${o.bootDelayMs} ms, delete ${o.deleteDelayMs} ms`);
+  const congested = congestion ? `, Nova congestion ${o.novaCongestion}: ${congestion.workers} build slot(s) of ${congestion.buildMs} ms` : '';
+  say(`batch simulator on ${sim.url}: boot ${o.bootDelayMs} ms, delete ${o.deleteDelayMs} ms${congested}`);
   const singleSim = await startSimulator({ bootDelayMs: o.singleBootDelayMs, deleteDelayMs: o.deleteDelayMs, onServerEvent: timeline.record });
   stops.push(() => singleSim.close());
   say(`single-lifecycle simulator on ${singleSim.url}: boot ${o.singleBootDelayMs} ms, delete ${o.deleteDelayMs} ms`);
@@ -307,7 +315,9 @@ function summarize(run: BatchRun, sim: Simulator, workerProcesses: number, worke
     lifecyclesPerSecond: records.length / wallSeconds,
     phases: {
       startToCreate: phase((r) => diff(r.created, r.startCalledAt)),
+      createToActive: phase((r) => diff(r.simActive, r.created)),
       activeDetectionLag: phase((r) => diff(r.detected, r.simActive)),
+      startToActiveSeen: phase((r) => diff(r.detected, r.startCalledAt)),
       attachToDelete: phase((r) => diff(r.gone, r.attachSentAt)),
       lifecycle: phase((r) => diff(r.finishedAt, r.startCalledAt)),
     },

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { FaultPlan } from './faultPlan.js';
+import { novaCongestionSchema } from './congestion.js';
 import { parseOrThrow, quotaLimitsSchema, tokenTtlSchema } from './faultRules.js';
 import { HttpError, route, type Service, type SimRequest, type SimResponse } from './server.js';
 import type { SimState } from './state.js';
@@ -18,6 +19,9 @@ import type { SimState } from './state.js';
 //   DELETE /_sim/quotas/{project}       back to the simulator's default quota
 //   POST   /_sim/tokens/revoke          every token issued so far stops working
 //   PUT    /_sim/tokens/ttl             {"seconds": N} for tokens issued from now on
+//   GET    /_sim/nova/congestion        the build-slot model in force, and builds waiting for a slot
+//   PUT    /_sim/nova/congestion        {"workers": K, "buildMs": MS} (congestion.ts)
+//   DELETE /_sim/nova/congestion        every build starts at once again
 
 export const controlPrefix = '/_sim';
 
@@ -56,6 +60,11 @@ export function controlService({ state, faults, routeNames, projectId, usage }: 
   const quotaView = (id: string): SimResponse => ({
     status: 200,
     json: { project_id: id, quota: state.quotas.limits(id), usage: usage(id) },
+  });
+
+  const congestionView = (): SimResponse => ({
+    status: 200,
+    json: { congestion: state.novaCongestion, queued_builds: state.queuedBuilds },
   });
 
   const routes = [
@@ -102,6 +111,21 @@ export function controlService({ state, faults, routeNames, projectId, usage }: 
       const { seconds } = parse(tokenTtlSchema, jsonBody(req), 'token TTL');
       state.setTokenTtl(seconds);
       return { status: 200, json: { seconds } };
+    }),
+    route('sim.congestion.show', 'GET', `${controlPrefix}/nova/congestion`, () => congestionView()),
+    route('sim.congestion.set', 'PUT', `${controlPrefix}/nova/congestion`, (req) => {
+      const congestion = parse(novaCongestionSchema, jsonBody(req), 'Nova congestion');
+      try {
+        state.novaCongestion = congestion;
+      } catch (error) {
+        if (error instanceof RangeError) throw controlError(400, error.message);
+        throw error;
+      }
+      return congestionView();
+    }),
+    route('sim.congestion.clear', 'DELETE', `${controlPrefix}/nova/congestion`, () => {
+      state.novaCongestion = null;
+      return { status: 204 };
     }),
   ];
 

@@ -1,4 +1,5 @@
 import { request } from 'undici';
+import type { NovaCongestion } from './congestion.js';
 import type { FaultRule, InjectedFault } from './faultRules.js';
 import type { QuotaLimits } from './quota.js';
 
@@ -45,6 +46,17 @@ export class SimulatorControl {
 
   async setTokenTtl(seconds: number): Promise<void> {
     await this.call('PUT', '/tokens/ttl', { seconds });
+  }
+
+  /** Null clears the model: every build starts at once again. */
+  async setNovaCongestion(congestion: NovaCongestion | null): Promise<void> {
+    if (congestion === null) await this.call('DELETE', '/nova/congestion');
+    else await this.call('PUT', '/nova/congestion', congestion);
+  }
+
+  async novaCongestion(): Promise<{ congestion: NovaCongestion | null; queuedBuilds: number }> {
+    const body = (await this.call('GET', '/nova/congestion')) as { congestion: NovaCongestion | null; queued_builds: number };
+    return { congestion: body.congestion, queuedBuilds: body.queued_builds };
   }
 
   private async call(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, json?: unknown): Promise<unknown> {

@@ -1,3 +1,4 @@
+import { novaCongestionSchema, type NovaCongestion } from './congestion.js';
 import { controlPrefix, controlService } from './control.js';
 import { faultInterceptor } from './faultInterceptor.js';
 import { FaultPlan } from './faultPlan.js';
@@ -19,6 +20,7 @@ export type { Address, BlockDeviceMapping, Fault, NetworkRequest, ServerEvent, S
 export type { FaultRule, InjectedFault } from './faultRules.js';
 export { novaDefaultQuota, unlimitedQuota, type QuotaLimits } from './quota.js';
 export { SimulatorControl } from './controlClient.js';
+export { novaCongestionPresets, parseNovaCongestion, type NovaCongestion, type NovaCongestionPreset } from './congestion.js';
 
 export interface SimulatorOptions {
   /** Default 0: a free port. */
@@ -34,6 +36,12 @@ export interface SimulatorOptions {
    * `scheduling`, not counted against quota (as in Nova). Default: half the boot delay.
    */
   scheduleDelayMs?: number;
+  /**
+   * Nova congested by bursts (congestion.ts): the compute host builds `workers` servers at once,
+   * each holding its slot for `buildMs` of its spawn; the rest wait, still scheduling. Default
+   * none: every server boots in exactly the boot delay, however many boot at once.
+   */
+  novaCongestion?: NovaCongestion;
   /** DELETE to gone; meanwhile the server shows task_state `deleting`. Default 200. */
   deleteDelayMs?: number;
   /** Default 3600. */
@@ -86,7 +94,17 @@ export interface Simulator {
   faults: SimulatorFaults;
   quotas: SimulatorQuotas;
   tokens: SimulatorTokens;
+  congestion: SimulatorCongestion;
   close(): Promise<void>;
+}
+
+export interface SimulatorCongestion {
+  /** Throws a RangeError when the model does not fit the boot delay (a build may hold its slot for at most the spawn). */
+  set(congestion: NovaCongestion): NovaCongestion;
+  /** Null when every build starts at once. */
+  get(): NovaCongestion | null;
+  /** Builds waiting for a slot start at once. */
+  clear(): void;
 }
 
 export interface SimulatorFaults {
@@ -125,6 +143,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     onServerEvent: options.onServerEvent,
     bootDelayMs,
     scheduleDelayMs: Math.min(bootDelayMs, options.scheduleDelayMs ?? Math.floor(bootDelayMs / 2)),
+    novaCongestion: options.novaCongestion ? parseOrThrow(novaCongestionSchema, options.novaCongestion, 'Nova congestion') : null,
     deleteDelayMs: options.deleteDelayMs ?? defaultStateOptions.deleteDelayMs,
     tokenTtlSeconds: options.tokenTtlSeconds ?? defaultStateOptions.tokenTtlSeconds,
     quota: { ...unlimitedQuota, ...definedLimits(parseOrThrow(quotaLimitsSchema, options.quota ?? {}, 'quota')) },
@@ -183,6 +202,17 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     tokens: {
       revokeAll: () => state.revokeAllTokens(),
       setTtl: (seconds) => state.setTokenTtl(parseOrThrow(tokenTtlSchema, { seconds }, 'token TTL').seconds),
+    },
+    congestion: {
+      set: (congestion) => {
+        const parsed = parseOrThrow(novaCongestionSchema, congestion, 'Nova congestion');
+        state.novaCongestion = parsed;
+        return parsed;
+      },
+      get: () => state.novaCongestion,
+      clear: () => {
+        state.novaCongestion = null;
+      },
     },
     close: async () => {
       // Releases requests held by `hang` rules, so that close() does not wait for them.

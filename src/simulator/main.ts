@@ -1,8 +1,8 @@
 // Standalone simulator: `tsx src/simulator/main.ts [--port N] [--boot-delay-ms N] [--no-identity-v2]
-// [--quota-instances N] ...`. Faults, quotas and tokens can then be driven over HTTP at /_sim
+// [--nova-congestion real-here|KxMS] [--quota-instances N] ...`. Faults, quotas and tokens can then be driven over HTTP at /_sim
 // (see control.ts), e.g. by a chaos test or the benchmark through SimulatorControl.
 import { parseArgs } from 'node:util';
-import { startSimulator } from './index.js';
+import { parseNovaCongestion, startSimulator } from './index.js';
 
 function integer(name: string, value: string | undefined, min: number): number | undefined {
   if (value === undefined) return undefined;
@@ -22,6 +22,8 @@ async function main(): Promise<void> {
       'boot-delay-ms': { type: 'string' },
       'delete-delay-ms': { type: 'string' },
       'schedule-delay-ms': { type: 'string' },
+      // off, a preset (which brings its own boot and scheduling delays unless given) or KxMS.
+      'nova-congestion': { type: 'string' },
       // Answer like Zed and later, which have no Keystone v2.0.
       'no-identity-v2': { type: 'boolean' },
       'quota-instances': { type: 'string' },
@@ -29,12 +31,14 @@ async function main(): Promise<void> {
       'quota-ram': { type: 'string' },
     },
   });
+  const { congestion, preset } = parseNovaCongestion(values['nova-congestion'] ?? 'off');
   const sim = await startSimulator({
     port: nonNegativeInt('port', values.port),
     host: values.host,
-    bootDelayMs: nonNegativeInt('boot-delay-ms', values['boot-delay-ms']),
+    bootDelayMs: nonNegativeInt('boot-delay-ms', values['boot-delay-ms']) ?? preset?.bootDelayMs,
     deleteDelayMs: nonNegativeInt('delete-delay-ms', values['delete-delay-ms']),
-    scheduleDelayMs: nonNegativeInt('schedule-delay-ms', values['schedule-delay-ms']),
+    scheduleDelayMs: nonNegativeInt('schedule-delay-ms', values['schedule-delay-ms']) ?? preset?.scheduleDelayMs,
+    novaCongestion: congestion ?? undefined,
     identityV2: !values['no-identity-v2'],
     quota: {
       instances: quotaLimit('quota-instances', values['quota-instances']),
@@ -51,6 +55,7 @@ async function main(): Promise<void> {
       `  image              ${sim.url}/image`,
       '  users: admin/admin (project admin), demo/demo (project demo), user/password (project tenant)',
       `  fault injection    ${sim.controlUrl}/faults (routes: ${sim.controlUrl}/routes)`,
+      `  Nova congestion    ${congestion ? `${congestion.workers} build slot(s) of ${congestion.buildMs} ms` : 'off'} (${sim.controlUrl}/nova/congestion)`,
       '',
     ].join('\n'),
   );

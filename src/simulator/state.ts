@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { BuildSlots, type NovaCongestion } from './congestion.js';
 import { Quotas, recheck, unlimitedQuota, usageOf, type QuotaLimits } from './quota.js';
 import {
   computeHost,
@@ -197,6 +198,8 @@ export interface StateOptions {
   /** POST to ACTIVE (or ERROR); the first `scheduleDelayMs` of it the server is still scheduling. */
   bootDelayMs: number;
   scheduleDelayMs: number;
+  /** Build slots of the compute host (congestion.ts); null: every build starts at once. */
+  novaCongestion: NovaCongestion | null;
   deleteDelayMs: number;
   tokenTtlSeconds: number;
   quota: QuotaLimits;
@@ -237,6 +240,7 @@ export class SimState {
   /** Every server ever created, deleted ones included: `changes-since` lists those too. */
   private readonly allServers = new Map<string, ServerRecord>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly buildSlots: BuildSlots;
   private instanceCounter = 0;
 
   constructor(
@@ -266,6 +270,28 @@ export class SimState {
       ...v,
     }));
     this.snapshots = options.snapshots.map((v) => ({ projectId: projectIds.admin, status: 'available', ...v }));
+    this.buildSlots = new BuildSlots(null, (ms, fn) => this.schedule(ms, fn));
+    this.novaCongestion = options.novaCongestion;
+  }
+
+  get novaCongestion(): NovaCongestion | null {
+    return this.buildSlots.congestion;
+  }
+
+  /** Applies to builds still waiting for a slot too. */
+  set novaCongestion(congestion: NovaCongestion | null) {
+    const spawnMs = this.options.bootDelayMs - this.options.scheduleDelayMs;
+    if (congestion && congestion.buildMs > spawnMs) {
+      throw new RangeError(
+        `a build may hold its slot for at most the spawn, boot delay ${this.options.bootDelayMs} ms minus scheduling ${this.options.scheduleDelayMs} ms = ${spawnMs} ms; got buildMs ${congestion.buildMs}`,
+      );
+    }
+    this.buildSlots.congestion = congestion;
+  }
+
+  /** Builds waiting for a slot of the compute host (always 0 without congestion). */
+  get queuedBuilds(): number {
+    return this.buildSlots.queued;
   }
 
   private domain(name: string): Domain {
@@ -411,7 +437,8 @@ export class SimState {
    * Adds a server in BUILD. Once placed on a host it counts against quota, and like
    * nova-conductor the simulator re-checks the quota a little later, counting every server placed
    * by then: servers of a burst that passed the API's check together all go to ERROR, as on a
-   * real Nova. After the boot delay the server reaches `outcome` (stuck: it stays in BUILD).
+   * real Nova. After the boot delay, plus its wait for a build slot when Nova is congested, the
+   * server reaches `outcome` (stuck: it stays in BUILD).
    */
   boot(server: ServerRecord, outcome: BootOutcome = { kind: 'active' }): void {
     this.allServers.set(server.id, server);
@@ -419,8 +446,8 @@ export class SimState {
     const building = () => server.vmState === 'building' && server.taskState !== 'deleting';
     const { bootDelayMs, scheduleDelayMs } = this.options;
     const recheckDelayMs = Math.floor((bootDelayMs - scheduleDelayMs) / 2);
-    this.schedule(scheduleDelayMs, () => {
-      if (!building()) return;
+    // With congestion the server stays `scheduling` until the compute host has a build slot for it.
+    this.schedule(scheduleDelayMs, () => this.buildSlots.enter(building, () => {
       server.taskState = 'spawning';
       server.updatedAt = wholeSeconds();
       this.schedule(recheckDelayMs, () => {
@@ -446,7 +473,7 @@ export class SimState {
           this.emit('active', server);
         });
       });
-    });
+    }));
   }
 
   private recheckQuota(server: ServerRecord): string | undefined {
@@ -507,6 +534,7 @@ export class SimState {
 export const defaultStateOptions: StateOptions = {
   bootDelayMs: 500,
   scheduleDelayMs: 250,
+  novaCongestion: null,
   deleteDelayMs: 200,
   tokenTtlSeconds: 3600,
   quota: unlimitedQuota,

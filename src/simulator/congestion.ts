@@ -1,0 +1,106 @@
+import { z } from 'zod';
+
+// Nova's build congestion. A real Nova does not boot every server it accepts at once: the
+// scheduler, the conductor and nova-compute each work through their share of every build, so a
+// burst of creates queues, and the servers of a burst go ACTIVE one after another instead of
+// together. The simulator models that as a compute host with `workers` build slots, taken first
+// come, first served: a server waits (still `scheduling`) until a slot is free, then holds it for
+// `buildMs` of its spawn. A lone server therefore still boots in the boot delay; the n-th of a
+// burst of servers created together goes ACTIVE about `floor((n - 1) / workers) × buildMs` later.
+
+export const novaCongestionSchema = z.strictObject({
+  /** Builds worked on at once. */
+  workers: z.int().min(1).max(10_000),
+  /** How long one build holds its slot; part of the boot delay, so it may not exceed the spawn (boot delay minus scheduling). */
+  buildMs: z.int().min(0).max(600_000),
+});
+
+export type NovaCongestion = z.infer<typeof novaCongestionSchema>;
+
+/** A congestion model together with the boot it was fitted with: a whole cloud's boot behaviour. */
+export interface NovaCongestionPreset {
+  bootDelayMs: number;
+  scheduleDelayMs: number;
+  congestion: NovaCongestion;
+  description: string;
+}
+
+export const novaCongestionPresets: Readonly<Record<string, NovaCongestionPreset>> = {
+  'real-here': {
+    bootDelayMs: 1000,
+    scheduleDelayMs: 200,
+    congestion: { workers: 1, buildMs: 400 },
+    description: 'the Zed of ../shared/tools (fake driver, 2 cores), fitted in docs/benchmark.md',
+  },
+};
+
+/**
+ * `off`, a preset's name, or `<workers>x<buildMs>` (e.g. `1x400`). A preset brings its own boot
+ * and scheduling delays; `<workers>x<buildMs>` keeps the ones given elsewhere.
+ */
+export function parseNovaCongestion(text: string): { congestion: NovaCongestion | null; preset?: NovaCongestionPreset } {
+  if (text === 'off') return { congestion: null };
+  const preset = novaCongestionPresets[text];
+  if (preset) return { congestion: preset.congestion, preset };
+  const match = /^(\d+)x(\d+)$/.exec(text);
+  const parsed = match ? novaCongestionSchema.safeParse({ workers: Number(match[1]), buildMs: Number(match[2]) }) : undefined;
+  if (!parsed?.success) {
+    throw new RangeError(`must be off, ${Object.keys(novaCongestionPresets).join(', ')} or <workers>x<build ms> such as 1x400, got "${text}"`);
+  }
+  return { congestion: parsed.data };
+}
+
+/** One build waiting for a slot: `start` runs when it gets one, unless `wanted` says it no longer needs it (deleted meanwhile). */
+interface Waiting {
+  wanted: () => boolean;
+  start: () => void;
+}
+
+/**
+ * The compute host's build slots. With no congestion every build starts at once. Changing the
+ * model applies to the builds still waiting: more slots (or none at all) start them at once.
+ */
+export class BuildSlots {
+  private readonly waiting: Waiting[] = [];
+  private busy = 0;
+
+  constructor(
+    private model: NovaCongestion | null,
+    /** Runs `fn` after `ms`, on the simulator's own (cancellable) timers. */
+    private readonly after: (ms: number, fn: () => void) => void,
+  ) {}
+
+  get congestion(): NovaCongestion | null {
+    return this.model;
+  }
+
+  set congestion(model: NovaCongestion | null) {
+    this.model = model;
+    this.pump();
+  }
+
+  /** Builds waiting for a slot right now (ones deleted meanwhile included until their turn). */
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  enter(wanted: () => boolean, start: () => void): void {
+    this.waiting.push({ wanted, start });
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.waiting.length > 0 && (this.model === null || this.busy < this.model.workers)) {
+      const next = this.waiting.shift() as Waiting;
+      if (!next.wanted()) continue;
+      if (this.model !== null && this.model.buildMs > 0) {
+        this.busy += 1;
+        this.after(this.model.buildMs, () => {
+          this.busy -= 1;
+          this.pump();
+        });
+      }
+      next.start();
+    }
+  }
+}
