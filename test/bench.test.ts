@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baselineClient, baselineLifecycle } from '../bench/baseline.js';
 import { countCalls } from '../bench/calls.js';
+import { parseBenchOptions } from '../bench/options.js';
 import { distribution } from '../bench/stats.js';
 import { ServerTimeline, workerNameOf } from '../bench/timeline.js';
 import { parseConfig } from '../src/config/load.js';
 import { SEED_SIMPLEST_EXAMPLE } from '../src/config/seedExample.js';
-import { startSimulator, type ServerEvent, type Simulator } from '../src/simulator/index.js';
+import { novaCongestionPresets, startSimulator, type ServerEvent, type Simulator } from '../src/simulator/index.js';
 
 // The benchmark's own measuring parts, against the real simulator on HTTP: its server timeline,
 // the baseline script's REST sequence, and how calls are counted from what the simulator recorded.
@@ -79,5 +80,18 @@ describe('benchmark measurements', () => {
     const d = distribution(Array.from({ length: 100 }, (_, i) => i + 1))!;
     expect([d.p50, d.p95, d.p99, d.max, d.count]).toEqual([50, 95, 99, 100, 100]);
     expect(distribution([])).toBeUndefined();
+  });
+});
+
+describe('benchmark options', () => {
+  it('takes a Nova congestion preset with its boot, unless --boot-delay-ms says otherwise', () => {
+    const preset = novaCongestionPresets['real-here']!;
+    const withPreset = parseBenchOptions(['--nova-congestion', 'real-here']);
+    expect(withPreset).toMatchObject({ novaCongestion: 'real-here', bootDelayMs: preset.bootDelayMs, scheduleDelayMs: preset.scheduleDelayMs });
+    const ownBoot = parseBenchOptions(['--nova-congestion', 'real-here', '--boot-delay-ms', '60000']);
+    expect(ownBoot).toMatchObject({ novaCongestion: 'real-here', bootDelayMs: 60_000 });
+    expect(ownBoot.scheduleDelayMs).toBeUndefined();
+    expect(parseBenchOptions(['--nova-congestion', '2x300'])).toMatchObject({ novaCongestion: '2x300', bootDelayMs: 60_000 });
+    expect(parseBenchOptions([])).toMatchObject({ novaCongestion: 'off', bootDelayMs: 60_000 });
   });
 });
