@@ -179,6 +179,9 @@ describe('Nova congestion', () => {
     );
     await expect(control.setNovaCongestion({ workers: 0, buildMs: 100 })).rejects.toThrow(/400 invalid Nova congestion: .*workers/);
     expect(() => sim.congestion.set({ workers: 1, buildMs: 901 })).toThrow(RangeError);
+    await expect(startSimulator({ bootDelayMs: 500, scheduleDelayMs: 100, novaCongestion: { workers: 1, buildMs: 401 } })).rejects.toThrow(
+      'a build may hold its slot for at most the spawn, boot delay 500 ms minus scheduling 100 ms = 400 ms; got buildMs 401',
+    );
     expect(sim.congestion.get()).toEqual(model);
     expect((await control.novaCongestion()).congestion).toEqual(model);
   });

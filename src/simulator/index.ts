@@ -139,21 +139,28 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const front = await listen(options.host ?? '127.0.0.1', options.port ?? 0, (r) => {
     if (!r.path.startsWith(`${controlPrefix}/`)) recorded.push(r);
   });
-  const state = new SimState(front.url, {
-    onServerEvent: options.onServerEvent,
-    bootDelayMs,
-    scheduleDelayMs: Math.min(bootDelayMs, options.scheduleDelayMs ?? Math.floor(bootDelayMs / 2)),
-    novaCongestion: options.novaCongestion ? parseOrThrow(novaCongestionSchema, options.novaCongestion, 'Nova congestion') : null,
-    deleteDelayMs: options.deleteDelayMs ?? defaultStateOptions.deleteDelayMs,
-    tokenTtlSeconds: options.tokenTtlSeconds ?? defaultStateOptions.tokenTtlSeconds,
-    quota: { ...unlimitedQuota, ...definedLimits(parseOrThrow(quotaLimitsSchema, options.quota ?? {}, 'quota')) },
-    images: options.images ?? defaultStateOptions.images,
-    flavors: options.flavors ?? defaultStateOptions.flavors,
-    users: options.users ?? defaultStateOptions.users,
-    blockStorage,
-    volumes: options.volumes ?? [],
-    snapshots: options.snapshots ?? [],
-  });
+  let state: SimState;
+  try {
+    state = new SimState(front.url, {
+      onServerEvent: options.onServerEvent,
+      bootDelayMs,
+      scheduleDelayMs: Math.min(bootDelayMs, options.scheduleDelayMs ?? Math.floor(bootDelayMs / 2)),
+      novaCongestion: options.novaCongestion ? parseOrThrow(novaCongestionSchema, options.novaCongestion, 'Nova congestion') : null,
+      deleteDelayMs: options.deleteDelayMs ?? defaultStateOptions.deleteDelayMs,
+      tokenTtlSeconds: options.tokenTtlSeconds ?? defaultStateOptions.tokenTtlSeconds,
+      quota: { ...unlimitedQuota, ...definedLimits(parseOrThrow(quotaLimitsSchema, options.quota ?? {}, 'quota')) },
+      images: options.images ?? defaultStateOptions.images,
+      flavors: options.flavors ?? defaultStateOptions.flavors,
+      users: options.users ?? defaultStateOptions.users,
+      blockStorage,
+      volumes: options.volumes ?? [],
+      snapshots: options.snapshots ?? [],
+    });
+  } catch (error) {
+    // An option that does not hold (a quota, a congestion model longer than the spawn) leaves no port open.
+    await front.close();
+    throw error;
+  }
   const services = [
     keystoneService(state, { identityV2: options.identityV2 ?? true, blockStorage, network }),
     glanceService(state),
