@@ -63,6 +63,7 @@ export function startFleetCensus(options: FleetCensusOptions): FleetCensus {
   let running: Promise<void> = Promise.resolve();
   let warnedAt = Number.NEGATIVE_INFINITY;
   let failures = 0;
+  let told = '';
 
   const read = async (): Promise<void> => {
     try {
@@ -73,6 +74,8 @@ export function startFleetCensus(options: FleetCensusOptions): FleetCensus {
       const shares = clouds.setShares((limits) => settling.shareOf(limits, at));
       options.onShares?.(identities.length, shares);
       failures = 0;
+      const said = describeShares(identities.length, taskQueue, shares);
+      if (said !== told) logger.info((told = said));
     } catch (error) {
       failures += 1;
       if (Date.now() - warnedAt < WARN_EVERY_MS) return;
@@ -95,6 +98,13 @@ export function startFleetCensus(options: FleetCensusOptions): FleetCensus {
       await running;
     },
   };
+}
+
+/** The log line of a change of the fleet or the shares; its "this process uses" says when the process starts to take part. */
+export function describeShares(fleetSize: number, taskQueue: string, shares: readonly { cloud: string; requestsPerSecond: number; createSlots: number }[]): string {
+  const counted = `fleet census: ${fleetSize} worker process(es) on task queue ${taskQueue}`;
+  if (shares.every((share) => share.requestsPerSecond === 0)) return `${counted}; this process uses no share of cloud_limits yet (it waits until the others have counted it)`;
+  return `${counted}; this process uses ${shares.map((share) => `${share.cloud}: ${Number(share.requestsPerSecond.toFixed(3))} requests/s, ${share.createSlots} create slot(s)`).join('; ')}`;
 }
 
 async function readPollers(connection: NativeConnection, namespace: string, taskQueue: string): Promise<Poller[]> {
