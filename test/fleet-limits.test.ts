@@ -44,7 +44,7 @@ describe('the share arithmetic', () => {
     const pollers = [
       { identity: 'b', lastAccessMs: now - 1000 },
       { identity: 'a', lastAccessMs: now - LIVE_POLL_MS },
-      { identity: 'dead', lastAccessMs: now - LIVE_POLL_MS - 1 },
+      { identity: 'dead', lastAccessMs: now - LIVE_POLL_MS - 6 },
       { identity: 'b', lastAccessMs: now - 5 },
       { identity: 'unknown', lastAccessMs: undefined },
     ];
@@ -52,6 +52,11 @@ describe('the share arithmetic', () => {
     expect(identities).toEqual(['a', 'b']);
     expect(positionOf(identities, 'b')).toEqual({ size: 2, rank: 1 });
     expect(positionOf(identities, 'dead')).toBeUndefined();
+    // A local clock 30 s ahead of Temporal's: ages from the newest poll, so the live stay live.
+    const ahead = now + 30_000;
+    expect(liveIdentities(pollers, ahead)).toEqual(['a', 'b']);
+    // Behind: a dead process counts a little longer, never a live one less.
+    expect(liveIdentities(pollers, now - 30_000)).toEqual(['a', 'b', 'dead']);
   });
 
   it('takes nothing until its place has held for the settle time, and gives up room at once', () => {

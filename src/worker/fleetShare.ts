@@ -30,9 +30,16 @@ export interface Poller {
   lastAccessMs: number | undefined;
 }
 
-/** The identities of the processes that polled within `LIVE_POLL_MS`, sorted, each once. */
+/**
+ * The identities of the processes that polled within `LIVE_POLL_MS`, sorted, each once. Ages are
+ * on Temporal's clock as far as the list shows it: from the newest poll when the local clock is
+ * ahead of that, so a host whose clock runs fast never takes live processes for dead ones (a slow
+ * one only counts a dead process a little longer, the safe direction).
+ */
 export function liveIdentities(pollers: readonly Poller[], now: number): string[] {
-  const live = pollers.filter((poller) => poller.lastAccessMs !== undefined && now - poller.lastAccessMs <= LIVE_POLL_MS);
+  const newest = Math.max(...pollers.map((poller) => poller.lastAccessMs ?? Number.NEGATIVE_INFINITY));
+  const reference = Math.min(now, newest);
+  const live = pollers.filter((poller) => poller.lastAccessMs !== undefined && reference - poller.lastAccessMs <= LIVE_POLL_MS);
   return [...new Set(live.map((poller) => poller.identity))].sort();
 }
 
