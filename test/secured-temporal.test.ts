@@ -101,12 +101,14 @@ describe('a secured Temporal service behind a TLS front', () => {
     expect(health.checks).toMatchObject({ temporal: { ok: true }, setup: { ok: true }, worker: { ok: true } });
 
     const started = await cli(['substantiate', name, '--wait', 'active'], mtlsEnv());
+    console.log(`over mutual TLS: latent-worker substantiate ${name} --wait active: exit ${started.code}: ${started.stdout.trim()}`);
     expect(started.stderr).toBe('');
     expect(started.code).toBe(EXIT.ok);
     expect(started.stdout).toMatch(new RegExp(`${name}: waiting-for-attach, server ${name}-\\w{8}-1`));
     expect((await cli(['attached', name], mtlsEnv())).code).toBe(EXIT.ok);
     expect((await cli(['release', name], mtlsEnv())).code).toBe(EXIT.ok);
     const done = await cli(['watch', name, '--json'], mtlsEnv());
+    console.log(`over mutual TLS: latent-worker watch ${name} --json, last line: ${done.stdout.trim().split('\n').at(-1)}`);
     expect(done.code).toBe(EXIT.ok);
     expect(JSON.parse(done.stdout.trim().split('\n').at(-1)!)).toMatchObject({ phase: 'done', outcome: 'released' });
     // The same lifecycle, seen on the plain dev server behind the front: it is one service.
@@ -122,12 +124,14 @@ describe('a secured Temporal service behind a TLS front', () => {
     const name = names.apiKey;
     const flags = ['--address', front.apiKeyAddress, '--api-key', API_KEY, '--tls-ca-path', front.certs.caCert, '--tls-server-name', front.serverName];
     const started = await cli([...flags, 'substantiate', name, '--wait', 'active', '--json']);
+    console.log(`over an API key: latent-worker substantiate ${name} --wait active --json: exit ${started.code}: ${started.stdout.trim()}`);
     expect(started.stderr).toBe('');
     expect(started.code).toBe(EXIT.ok);
     expect(JSON.parse(started.stdout)).toMatchObject({ workerName: name, status: { phase: 'waiting-for-attach' } });
     expect((await cli([...flags, 'release', name])).code).toBe(EXIT.ok);
     // `-o json` is --json, as in Temporal's CLI.
     const done = await cli([...flags, '-o', 'json', 'watch', name]);
+    console.log(`over an API key: latent-worker -o json watch ${name}, last line: ${done.stdout.trim().split('\n').at(-1)}`);
     expect(done.code).toBe(EXIT.ok);
     expect(JSON.parse(done.stdout.trim().split('\n').at(-1)!)).toMatchObject({ phase: 'done', outcome: 'released' });
     expect((await plain.result(name)).outcome).toBe('released');
@@ -262,6 +266,7 @@ os._exit(0)
     for (const c of cases) {
       it(c.what, async () => {
         const text = await cli([...(c.args?.() ?? []), 'substantiate', refused()], c.env());
+        console.log(`${c.what}: exit ${text.code}: ${text.stderr.trim()}`);
         expect(text.code).toBe(c.code);
         expect(text.stderr).toMatch(c.says);
         const json = await cli([...(c.args?.() ?? []), 'substantiate', refused(), '--json'], c.env());

@@ -102,12 +102,14 @@ describe('latent-worker setup against a bare Temporal service', () => {
 
   it('registers the search attributes; a second run changes nothing', async () => {
     const first = await cli(['setup']);
+    console.log(`latent-worker setup against a bare dev server: exit ${first.code}\n${first.stdout}`);
     expect(first.stderr).toBe('');
     expect(first.code).toBe(EXIT.ok);
     for (const key of searchAttributeKeys) expect(first.stdout).toContain(`search attribute ${key.name} (Keyword): created`);
     expect(await registered()).toEqual(Object.fromEntries(searchAttributeKeys.map((key) => [key.name, encodeSearchAttributeIndexedValueType(key.type)])));
 
     const second = await cli(['setup', '--json']);
+    console.log(`latent-worker setup --json, run again: exit ${second.code}\n${second.stdout}`);
     expect(second.code).toBe(EXIT.ok);
     const report = JSON.parse(second.stdout) as SetupReport;
     expect(report).toMatchObject({ namespace: 'default', namespaceState: 'exists', todo: [], problems: [], ready: true });

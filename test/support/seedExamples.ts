@@ -2,8 +2,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../src/temporal/paths.js';
 
-// The five master.cfg examples of the seed document (Buildbot's OpenStackLatentWorker page), read
-// from the document itself, so the tests run what a user copies from it.
+// The master.cfg examples of the seed document (Buildbot's OpenStackLatentWorker page): four
+// `c['workers']` lists, one of them with the `find_image` callable defined beside it. Read from the
+// document itself, so the tests run what a user copies from it.
 
 export const SEED_DIR = process.env.LATENT_WORKER_SEED_DIR ?? path.join(projectRoot, '..', 'shared', 'seed');
 
