@@ -143,14 +143,14 @@ let client: LatentWorkerClient;
 let configFile: string;
 let config: LoadedConfig;
 const processes: { cli: WorkerCli; metricsUrl: string }[] = [];
-let burst = 0;
+let named = 0;
 
 beforeAll(async () => {
   mkdirSync(scratch, { recursive: true });
   simulator = await startSimulator({ bootDelayMs: 300, deleteDelayMs: 100 });
   simulator.faults.inject({ kind: 'latency', route: 'nova.servers.create', ms: CREATE_LATENCY_MS });
   // Enough for a retry of each burst (a failed test runs once more).
-  const names = Array.from({ length: 4 * LIFECYCLES }, (_, i) => `fleet${i}-${suffix}`);
+  const names = Array.from({ length: 10 * LIFECYCLES }, (_, i) => `fleet${i}-${suffix}`);
   const raw = {
     deployment: `fleet-${suffix}`,
     workers: names.map((name) => ({ ...SEED_WORKER, image: IMAGE, os_auth_url: simulator.authUrlV2, name })),
@@ -206,10 +206,9 @@ async function waitForShares(size: number): Promise<void> {
 }
 
 /** A burst of lifecycles, each booted, attached and released; the simulator's requests meanwhile. */
-async function runBurst(): Promise<RecordedRequest[]> {
-  const first = burst * LIFECYCLES;
-  burst += 1;
-  const names = Array.from({ length: LIFECYCLES }, (_, i) => `fleet${first + i}-${suffix}`);
+async function runBurst(count = LIFECYCLES): Promise<RecordedRequest[]> {
+  const names = Array.from({ length: count }, (_, i) => `fleet${named + i}-${suffix}`);
+  named += count;
   const before = simulator.requests().length;
   const results = await Promise.all(
     names.map(async (name) => {
@@ -300,4 +299,29 @@ describe('cloud limits for the whole fleet', () => {
     expect(creates).toBeLessThanOrEqual(MAX_CREATES);
     expect(rate.excess).toBeLessThanOrEqual(ARRIVAL_SLACK);
   }, 240_000);
+
+  it('a process that joins during a burst takes part without taking the fleet above the limits', async () => {
+    await ensureProcesses(2);
+    await waitForShares(2);
+    let burstEndedAt = Number.POSITIVE_INFINITY;
+    const burstDone = runBurst(4 * LIFECYCLES).finally(() => (burstEndedAt = Date.now()));
+    await ensureProcesses(3);
+    // When the newcomer took its share, read from its metrics while the burst goes on.
+    let sharedAt = Number.POSITIVE_INFINITY;
+    while (Date.now() < burstEndedAt && sharedAt === Number.POSITIVE_INFINITY) {
+      if (valueOf(await scrape(processes[2]!.metricsUrl), FLEET_METRIC_NAMES.shareRequestsPerSecond) > 0) sharedAt = Date.now();
+      else await delay(250);
+    }
+    const requests = await burstDone;
+    const creates = peakCreates(requests);
+    const rate = excessOverBucket(requests, REQUESTS_PER_SECOND);
+    const joined = await scrape(processes[2]!.metricsUrl);
+    console.log(`a third process joining: ${requests.length} requests, peak creates ${creates}, worst stretch ${rate.count} requests in ${rate.seconds.toFixed(2)} s (excess ${rate.excess.toFixed(2)}); it took its share ${((burstEndedAt - sharedAt) / 1000).toFixed(1)} s before the burst ended and created ${valueOf(joined, 'latent_worker_servers_created_total')} server(s)`);
+    // The join happened inside the burst, so the burst measured it.
+    expect(sharedAt).toBeLessThan(burstEndedAt);
+    expect(valueOf(joined, FLEET_METRIC_NAMES.fleetProcesses)).toBe(3);
+    expect(valueOf(joined, FLEET_METRIC_NAMES.shareRequestsPerSecond)).toBeCloseTo(REQUESTS_PER_SECOND / 3, 9);
+    expect(creates).toBeLessThanOrEqual(MAX_CREATES);
+    expect(rate.excess).toBeLessThanOrEqual(ARRIVAL_SLACK);
+  }, 300_000);
 });
