@@ -9,6 +9,8 @@ import { ProcSampler } from './procStats.js';
 const CLI = path.join(projectRoot, 'src', 'client', 'cli.ts');
 // The worker logs JSON lines when its output is not a terminal (docs/operations.md).
 const READY = /"message":"Worker state changed"[^\n]*"state":"RUNNING"/;
+/** The process takes part in the cloud limits (src/worker/fleetCensus.ts): until then its creates wait, which would count as start-up lag. */
+const SHARING = /"message":"fleet census: [^"]*this process uses (?!no share)/;
 
 export interface BenchWorkerOptions {
   configFile: string;
@@ -49,13 +51,13 @@ export class BenchWorker {
     const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
     for (;;) {
       if (guarded.hasExited()) throw new Error(`worker process ${guarded.pid} exited (${await guarded.exited}) before polling; see ${options.logFile}`);
-      if (READY.test(worker.log())) {
+      if (READY.test(worker.log()) && SHARING.test(worker.log())) {
         worker.readyRssBytes = worker.sampler.sample()?.rssBytes ?? 0;
         return worker;
       }
       if (Date.now() > deadline) {
         await guarded.stop(5_000);
-        throw new Error(`worker process ${guarded.pid} did not start polling within ${(options.readyTimeoutMs ?? 120_000) / 1000} s; see ${options.logFile}`);
+        throw new Error(`worker process ${guarded.pid} did not start polling and take its share of the cloud limits within ${(options.readyTimeoutMs ?? 120_000) / 1000} s; see ${options.logFile}`);
       }
       await delay(200);
     }

@@ -29,6 +29,11 @@ describe('worker tuning', () => {
     expect(readme).toContain(`LATENT_WORKER_MAX_CONCURRENT_ACTIVITIES\`, default ${activities},`);
     expect(readme).not.toMatch(/maxConcurrentActivities` of `createLatentWorker`, default \d+/);
     expect(readFileSync('docs/benchmark.md', 'utf8')).toContain(`| \`--max-concurrent-activities\` | \`LATENT_WORKER_MAX_CONCURRENT_ACTIVITIES\` | ${activities} |`);
+    const census = defaultTuning.fleetCensusSeconds;
+    expect(help.stdout.replace(/\s+/g, ' ')).toMatch(new RegExp(`--fleet-census-interval <n>.*default:? ${census}\\b`));
+    expect(readme).toContain(`\`LATENT_WORKER_FLEET_CENSUS_INTERVAL\`, default ${census})`);
+    expect(readFileSync('docs/benchmark.md', 'utf8')).toContain(`| \`--fleet-census-interval\` | \`LATENT_WORKER_FLEET_CENSUS_INTERVAL\` | ${census} |`);
+    expect(readFileSync('docs/operations.md', 'utf8').replace(/\s+/g, ' ')).toContain(`every \`--fleet-census-interval\` seconds, ${census} by default`);
   });
 
   it('the worker command refuses a bad tuning value before it connects anywhere, naming the flag', async () => {

@@ -33,14 +33,23 @@ export interface CloudRegistryOptions {
   rateLimitTurn?: (cloud: string) => (waitMs: number, refused: boolean) => void;
   /** How often `max_servers` recounts and how long a create waits for room, for tests. */
   serverCap?: Pick<ServerCapOptions, 'recountMs' | 'maxWaitMs'>;
+  /**
+   * What this process may use of each cloud's limits until `setShares` says otherwise; the whole
+   * limits when absent. A worker process of a fleet starts with none (src/worker/fleetCensus.ts).
+   */
+  initialShares?: ShareOf;
 }
+
+/** This process's part of a cloud's `requests_per_second` and `max_concurrent_creates`. */
+export type ShareOf = (limits: CloudLimits) => { requestsPerSecond: number; createSlots: number };
 
 /** What the lifecycles of one cloud (auth URL, project, region) share in this process. */
 export interface CloudShare {
   name: string;
   limits: CloudLimits;
+  /** This process's share of `requests_per_second`. */
   rateLimiter: RateLimiter;
-  /** `max_concurrent_creates`. */
+  /** This process's share of `max_concurrent_creates`. */
   createSlots: Semaphore;
   /** Flavors, images, networks, the compute version. */
   lookups: LookupCache;
@@ -62,11 +71,14 @@ export class CloudRegistry {
   private readonly watchers = new Map<string, ServerWatcher>();
   /** Workers defined by CI masters, by name, with the account they were opened from. */
   private readonly masterDefined = new Map<string, { account: string; worker: ResolvedWorker }>();
+  private shareOf: ShareOf;
 
   constructor(
     private readonly config: LoadedConfig,
     private readonly options: CloudRegistryOptions = {},
-  ) {}
+  ) {
+    this.shareOf = options.initialShares ?? ((limits) => ({ requestsPerSecond: limits.requestsPerSecond, createSlots: limits.maxConcurrentCreates }));
+  }
 
   /**
    * Makes a master-defined worker known to this process from the sealed account its activity
@@ -136,9 +148,29 @@ export class CloudRegistry {
         lookups: new LookupCache(limits.lookupCacheSeconds * 1000),
         cap: limits.maxServers === undefined ? undefined : this.capFor(workerName, name, limits.maxServers),
       };
+      this.applyShare(share);
       this.shares.set(name, share);
     }
     return share;
+  }
+
+  /**
+   * A new share of every cloud's limits for this process, for the clouds it knows now and later.
+   * Returns what each configured cloud got, by `distinctClouds`' names.
+   */
+  setShares(shareOf: ShareOf): { cloud: string; requestsPerSecond: number; createSlots: number }[] {
+    this.shareOf = shareOf;
+    for (const share of this.shares.values()) this.applyShare(share);
+    return this.distinctClouds().map(({ cloud, workerName }) => {
+      const { rateLimiter, createSlots } = this.shareFor(workerName);
+      return { cloud, requestsPerSecond: rateLimiter.perSecond, createSlots: createSlots.size };
+    });
+  }
+
+  private applyShare(share: CloudShare): void {
+    const { requestsPerSecond, createSlots } = this.shareOf(share.limits);
+    share.rateLimiter.setRate(requestsPerSecond);
+    share.createSlots.resize(createSlots);
   }
 
   /**

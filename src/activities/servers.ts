@@ -148,7 +148,7 @@ export function serverActivities(clouds: CloudRegistry, { deployment, notifier, 
     });
     const release = await share.createSlots.acquire(
       CREATE_SLOT_WAIT_MS,
-      () => ApplicationFailure.retryable(`no create slot free within ${CREATE_SLOT_WAIT_MS / 1000} s (max_concurrent_creates ${share.limits.maxConcurrentCreates} of ${share.name})`, FAILURE_TYPES.createSlotTimeout),
+      () => ApplicationFailure.retryable(`no create slot free within ${CREATE_SLOT_WAIT_MS / 1000} s (max_concurrent_creates ${share.limits.maxConcurrentCreates} of ${share.name}, of which this worker process has ${share.createSlots.size})`, FAILURE_TYPES.createSlotTimeout),
       signal,
     );
     try {

@@ -16,6 +16,16 @@ export const HISTOGRAM_BUCKETS: Record<string, number[]> = {
   [METRIC_NAMES.rateLimitWait]: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
 };
 
+/**
+ * The fleet census's gauges (src/worker/fleetCensus.ts). Named here rather than with the
+ * lifecycle's metric names, which the workflow code shares: these are the worker process's alone.
+ */
+export const FLEET_METRIC_NAMES = {
+  fleetProcesses: 'latent_worker_fleet_processes',
+  shareRequestsPerSecond: 'latent_worker_cloud_share_requests_per_second',
+  shareCreateSlots: 'latent_worker_cloud_share_create_slots',
+} as const;
+
 /** What a delete that keeps failing reports (see `serverDeleteFailed`). */
 export interface UndeletableServer {
   workerName: string;
@@ -44,6 +54,9 @@ export class WorkerMetrics {
   private readonly watcherWaiting: MetricGauge;
   private readonly rateLimitWait: MetricHistogram;
   private readonly rateLimitRefused: MetricCounter;
+  private readonly fleetProcesses: MetricGauge;
+  private readonly shareRate: MetricGauge;
+  private readonly shareSlots: MetricGauge;
   /** Servers whose delete keeps failing, per cloud: the gauge is their count. */
   private readonly stuck = new Map<string, Set<string>>();
   /** Statuses reported per cloud, so that one no longer seen goes back to 0 instead of keeping its last count. */
@@ -69,6 +82,9 @@ export class WorkerMetrics {
     this.watcherWaiting = meter.createGauge(METRIC_NAMES.watcherWaiting, 'int', '', 'Servers whose boot (or, for lifecycles of earlier versions, delete) the cloud status watcher or poller is waiting on, by cloud');
     this.rateLimitWait = meter.createHistogram(METRIC_NAMES.rateLimitWait, 'float', 's', "How long requests to a cloud waited for their turn under the cloud's requests_per_second, by cloud");
     this.rateLimitRefused = meter.createCounter(METRIC_NAMES.rateLimitRefused, '', 'Requests refused because their turn under requests_per_second was further away than their timeout, by cloud');
+    this.fleetProcesses = meter.createGauge(FLEET_METRIC_NAMES.fleetProcesses, 'int', '', "Worker processes polling this task queue's activities, as this process last counted them");
+    this.shareRate = meter.createGauge(FLEET_METRIC_NAMES.shareRequestsPerSecond, 'float', '', "This process's share of the cloud's requests_per_second, by cloud");
+    this.shareSlots = meter.createGauge(FLEET_METRIC_NAMES.shareCreateSlots, 'int', '', "This process's share of the cloud's max_concurrent_creates, by cloud");
   }
 
   /**
@@ -172,6 +188,15 @@ export class WorkerMetrics {
       if (refused) this.rateLimitRefused.add(1, { cloud });
       else this.rateLimitWait.record(waitMs / 1000, { cloud });
     };
+  }
+
+  /** After each fleet census: the processes counted on `taskQueue`, and this process's share of each cloud's limits. */
+  fleetShares(taskQueue: string, fleetSize: number, shares: readonly { cloud: string; requestsPerSecond: number; createSlots: number }[]): void {
+    this.fleetProcesses.set(fleetSize, { task_queue: taskQueue });
+    for (const { cloud, requestsPerSecond, createSlots } of shares) {
+      this.shareRate.set(requestsPerSecond, { cloud });
+      this.shareSlots.set(createSlots, { cloud });
+    }
   }
 
   /** For the status poller of `cloud`: each list, and the number of servers it waits on. */

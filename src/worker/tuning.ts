@@ -7,6 +7,8 @@ export interface WorkerTuning {
   maxConcurrentWorkflowTaskExecutions: number;
   workflowTaskPollers: number;
   activityTaskPollers: number;
+  /** How often the process counts the fleet for its share of `cloud_limits` (src/worker/fleetCensus.ts), in seconds. */
+  fleetCensusSeconds: number;
 }
 
 interface Setting {
@@ -38,6 +40,10 @@ interface Setting {
  *   pollers each at 200 lifecycles were not faster (28.6 s wall against 20.6 to 37.6 s for the
  *   defaults on the same machine) and took 60 MiB more RSS: the Temporal server, not the worker,
  *   is the bottleneck (52 s of server CPU against 30 s of worker CPU for 1000 lifecycles).
+ * - fleetCensusSeconds 10. A new process takes its share of `cloud_limits` only after the others
+ *   have counted it: one interval plus twice a reading's 5 s timeout after it first sees itself,
+ *   so about 21 s after start. Shorter costs one describeTaskQueue call per process per
+ *   interval; longer delays the start and keeps a dead process's share unused longer.
  */
 export const defaultTuning: WorkerTuning = {
   maxCachedWorkflows: 2000,
@@ -45,6 +51,7 @@ export const defaultTuning: WorkerTuning = {
   maxConcurrentWorkflowTaskExecutions: 40,
   workflowTaskPollers: 10,
   activityTaskPollers: 10,
+  fleetCensusSeconds: 10,
 };
 
 /**
@@ -64,6 +71,7 @@ export const tuningSettings: readonly Setting[] = [
   { key: 'maxConcurrentWorkflowTaskExecutions', flag: 'max-concurrent-workflow-tasks', env: 'LATENT_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', description: 'workflow tasks run at once', min: 2, max: 10_000 },
   { key: 'workflowTaskPollers', flag: 'workflow-pollers', env: 'LATENT_WORKER_WORKFLOW_POLLERS', description: 'workflow task polls open at once', min: 2, max: 1_000 },
   { key: 'activityTaskPollers', flag: 'activity-pollers', env: 'LATENT_WORKER_ACTIVITY_POLLERS', description: 'activity task polls open at once', min: 1, max: 1_000 },
+  { key: 'fleetCensusSeconds', flag: 'fleet-census-interval', env: 'LATENT_WORKER_FLEET_CENSUS_INTERVAL', description: "seconds between counts of the task queue's worker processes, for each one's share of cloud_limits", min: 1, max: 600 },
 ];
 
 /** Flags (as commander gives them, camel-cased) over LATENT_WORKER_* variables over the defaults. */

@@ -16,6 +16,7 @@ import { workflowBundleOption } from './workflowBundle.js';
 import { serverActivityObserver } from './activityObserver.js';
 import { WorkerMetrics } from './metrics.js';
 import { keepStatusWatchers } from './statusWatchers.js';
+import { startFleetCensus, workerIdentity, type FleetCensus } from './fleetCensus.js';
 import type { StatusWatchOptions } from '../activities/statusWatch.js';
 
 export interface LatentWorkerOptions {
@@ -53,11 +54,20 @@ export interface LatentWorkerOptions {
    * lifecycles' own looks at their servers then see the boots.
    */
   askForStatusWatchers?: boolean;
+  /**
+   * True: `cloud_limits` hold for the fleet of worker processes on the task queue, each process
+   * taking its share from a count of the task queue's pollers every `tuning.fleetCensusSeconds`
+   * (src/worker/fleetCensus.ts); it creates nothing until the others have counted it. False
+   * (default): this process alone uses the whole limits, as a single embedded worker does.
+   */
+  fleetLimits?: boolean;
 }
 
 export interface LatentWorker {
   worker: Worker;
   clouds: CloudRegistry;
+  /** With `fleetLimits`: stop it once the worker has stopped. */
+  fleetCensus?: FleetCensus;
 }
 
 const SHUTDOWN_FORCE_MARGIN_SECONDS = 10;
@@ -65,7 +75,10 @@ const SHUTDOWN_FORCE_MARGIN_SECONDS = 10;
 /** The worker process: the lifecycle workflow plus activities wired to the configured clouds. */
 export async function createLatentWorker(options: LatentWorkerOptions): Promise<LatentWorker> {
   const metrics = options.metrics ?? new WorkerMetrics(Runtime.instance().metricMeter);
+  const tuning = options.tuning ?? defaultTuning;
+  const identity = workerIdentity();
   const clouds = new CloudRegistry(options.config, {
+    initialShares: options.fleetLimits ? () => ({ requestsPerSecond: 0, createSlots: 0 }) : undefined,
     sealingKeys: options.sealingKeys ?? sealingKeysFromEnv(process.env),
     timeoutMs: options.httpTimeoutMs,
     pollIntervalMs: options.pollIntervalMs,
@@ -83,9 +96,10 @@ export async function createLatentWorker(options: LatentWorkerOptions): Promise<
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
+    identity,
     ...(options.workflowBundlePath ? workflowBundleOption(options.workflowBundlePath, options.dataConverter) : { workflowsPath: workflowsPath() }),
     dataConverter: options.dataConverter,
-    ...workerOptionsFor(options.tuning ?? defaultTuning),
+    ...workerOptionsFor(tuning),
     interceptors: { activity: [serverActivityObserver(metrics, (workerName) => cloudOf(options.config, workerName))] },
     sinks: metrics.lifecycleSinks(),
     // Past the grace period, an activity that ignores its cancellation must not hold the process:
@@ -101,7 +115,19 @@ export async function createLatentWorker(options: LatentWorkerOptions): Promise<
       statusWatch: options.statusWatch,
     }),
   });
-  if (options.askForStatusWatchers === false) return { worker, clouds };
+  const fleetCensus = options.fleetLimits
+    ? startFleetCensus({
+        connection: options.connection,
+        namespace: options.namespace,
+        taskQueue: options.taskQueue,
+        identity,
+        clouds,
+        intervalMs: tuning.fleetCensusSeconds * 1000,
+        logger: Runtime.instance().logger,
+        onShares: (fleetSize, shares) => metrics.fleetShares(options.taskQueue, fleetSize, shares),
+      })
+    : undefined;
+  if (options.askForStatusWatchers === false) return { worker, clouds, fleetCensus };
   await keepStatusWatchers({
     connection: options.connection,
     namespace: options.namespace,
@@ -112,7 +138,7 @@ export async function createLatentWorker(options: LatentWorkerOptions): Promise<
     dataConverter: options.dataConverter,
     logger: Runtime.instance().logger,
   }).asked;
-  return { worker, clouds };
+  return { worker, clouds, fleetCensus };
 }
 
 /** The cloud label of the metrics; `unknown` for a name the config no longer has. */

@@ -8,6 +8,8 @@ import { GiveUp, waitFor } from './waits.js';
 const CLI = path.join(projectRoot, 'src', 'client', 'cli.ts');
 // The worker logs one JSON object per line when its output is not a terminal (docs/operations.md).
 const READY = /"message":"Worker state changed"[^\n]*"state":"RUNNING"/;
+// It takes part in the cloud limits (src/worker/fleetCensus.ts): before that its creates wait.
+const SHARING = /"message":"fleet census: [^"]*this process uses (?!no share)/;
 
 export interface WorkerProcessOptions {
   configFile: string;
@@ -43,9 +45,9 @@ export class WorkerProcess {
     );
     const worker = new WorkerProcess(guarded, options.logFile, logOffset);
     started.add(worker);
-    await waitFor(`worker process ${guarded.pid} (task queue ${options.taskQueue}) to poll; log ${options.logFile}`, () => {
+    await waitFor(`worker process ${guarded.pid} (task queue ${options.taskQueue}) to poll and take its share of the cloud limits; log ${options.logFile}`, () => {
       if (guarded.hasExited()) throw new GiveUp(`worker process ${guarded.pid} exited before polling; log ${options.logFile}`);
-      return READY.test(worker.log());
+      return READY.test(worker.log()) && SHARING.test(worker.log());
     }, readyTimeoutMs, 200);
     return worker;
   }

@@ -7,6 +7,7 @@ import { parseWorkerOps, WORKER_OPS_ENV, type WorkerOpsInput } from '../../confi
 import { startHealthServer, type CheckResult, type HealthServer } from '../../worker/health.js';
 import { createLogger } from '../../worker/logging.js';
 import { startCensus, type Census } from '../../worker/census.js';
+import type { FleetCensus } from '../../worker/fleetCensus.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
 import { installWorkerRuntime, SHUTDOWN_SIGNALS } from '../../worker/runtime.js';
 import { setupCheck, temporalReachable } from '../../worker/temporalCheck.js';
@@ -39,6 +40,7 @@ export function workerCommand(): Command {
     .option(...tuningOption('maxConcurrentWorkflowTaskExecutions'))
     .option(...tuningOption('workflowTaskPollers'))
     .option(...tuningOption('activityTaskPollers'))
+    .option(...tuningOption('fleetCensusSeconds'))
     .option('--workflow-bundle <file>', 'a bundle from `npm run bundle:workflows`, or a directory from `latent-worker bundle-workflows` (or LATENT_WORKER_WORKFLOW_BUNDLE): saves the start-up bundling and its memory')
     .option('--metrics-address <[ip:]port>', `serve Prometheus metrics on http://ADDRESS/metrics (default: $${WORKER_OPS_ENV.metricsAddress}, else none)`)
     .option('--health-address <[ip:]port>', `serve /healthz and /readyz (default: $${WORKER_OPS_ENV.healthAddress}, else none)`)
@@ -73,6 +75,7 @@ export function workerCommand(): Command {
       let health: HealthServer | undefined;
       let temporalCheck: (() => Promise<CheckResult>) | undefined;
       let census: Census | undefined;
+      let fleetCensus: FleetCensus | undefined;
       let censusClient: LatentWorkerClient | undefined;
       let setup: (() => Promise<CheckResult>) | undefined;
       try {
@@ -111,7 +114,7 @@ export function workerCommand(): Command {
         else logger.error(`lifecycles cannot start: ${first.detail}; /readyz answers 503 until this is fixed`);
         setup = setupCheck(connection, target, first);
         const metrics = new WorkerMetrics(runtime.metricMeter);
-        ({ worker, clouds } = await createLatentWorker({
+        ({ worker, clouds, fleetCensus } = await createLatentWorker({
           connection,
           namespace: settings.namespace,
           taskQueue: settings.taskQueue,
@@ -120,6 +123,7 @@ export function workerCommand(): Command {
           metrics,
           shutdownGraceSeconds: ops.shutdownGraceSeconds,
           tuning,
+          fleetLimits: true,
           workflowBundlePath: options.workflowBundle ?? (process.env.LATENT_WORKER_WORKFLOW_BUNDLE || undefined),
         }));
         logger.info(`${config.workers.size} worker definition(s) from ${config.source}; polling task queue ${settings.taskQueue} on ${describeConnection(settings)}; ${describeEncryption(settings.dataConverter)}; ${describeTuning(tuning)}`, {
@@ -142,6 +146,7 @@ export function workerCommand(): Command {
         await worker.run();
       } finally {
         await census?.stop();
+        await fleetCensus?.stop();
         await censusClient?.temporal.connection.close();
         for (const signal of SHUTDOWN_SIGNALS) process.off(signal, onSignal);
         await health?.close();
