@@ -6,6 +6,7 @@ import { LIFECYCLE_WORKFLOW_TYPE, PHASES } from '../contract/names.js';
 import { phaseKey } from '../workflows/searchAttributes.js';
 import type { Phase } from '../workflows/types.js';
 import type { WorkerMetrics } from './metrics.js';
+import { repeat, type Repeating } from './repeat.js';
 
 // Gauges an operator reads first (how many lifecycles in each phase, how many servers in each
 // state on each cloud), the way Nodepool shows nodes by state per provider. Neither is this
@@ -30,29 +31,11 @@ export interface CensusOptions {
   logger: Logger;
 }
 
-export interface Census {
-  /** Resolves once no count is in flight any more. */
-  stop(): Promise<void>;
-}
+export type Census = Repeating;
 
 /** Counts at once, then every `intervalMs`, until stopped; a count that fails is logged and tried again next time. */
 export function startCensus(options: CensusOptions): Census {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-  const round = (): void => {
-    running = Promise.all([countLifecycles(options), ...options.clouds.distinctClouds().map((cloud) => countServers(options, cloud))]).then(() => {
-      if (!stopped) timer = setTimeout(round, options.intervalMs);
-    });
-  };
-  round();
-  return {
-    stop: async () => {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+  return repeat(() => Promise.all([countLifecycles(options), ...options.clouds.distinctClouds().map((cloud) => countServers(options, cloud))]), () => options.intervalMs);
 }
 
 function phaseQuery(taskQueue: string, phase: Phase): string {

@@ -5,6 +5,7 @@ import type { NativeConnection } from '@temporalio/worker';
 import proto from '@temporalio/proto';
 import type { CloudRegistry } from '../activities/cloudRegistry.js';
 import { liveIdentities, positionOf, SettlingPosition, type Poller } from './fleetShare.js';
+import { repeat, type Repeating } from './repeat.js';
 
 // Each worker process counts the fleet of its task queue from Temporal's own list of the pollers
 // that polled it, and takes its share of every cloud's limits from that count: the limits hold
@@ -44,10 +45,7 @@ export interface FleetCensusOptions {
   onShares?: (fleetSize: number, shares: { cloud: string; requestsPerSecond: number; createSlots: number }[]) => void;
 }
 
-export interface FleetCensus {
-  /** Resolves once no reading is in flight any more. */
-  stop(): Promise<void>;
-}
+export type FleetCensus = Repeating;
 
 /**
  * Reads the activity pollers of the task queue at once and then every `intervalMs`, and sets the
@@ -58,9 +56,6 @@ export interface FleetCensus {
 export function startFleetCensus(options: FleetCensusOptions): FleetCensus {
   const { connection, namespace, taskQueue, identity, clouds, intervalMs, logger } = options;
   const settling = new SettlingPosition(settleMs(intervalMs));
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
   let warnedAt = Number.NEGATIVE_INFINITY;
   let failures = 0;
   let told = '';
@@ -85,19 +80,7 @@ export function startFleetCensus(options: FleetCensusOptions): FleetCensus {
       );
     }
   };
-  const round = (): void => {
-    running = read().then(() => {
-      if (!stopped) timer = setTimeout(round, settling.settled(Date.now()) ? intervalMs : Math.min(intervalMs, UNSETTLED_INTERVAL_MS));
-    });
-  };
-  round();
-  return {
-    stop: async () => {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+  return repeat(read, () => (settling.settled(Date.now()) ? intervalMs : Math.min(intervalMs, UNSETTLED_INTERVAL_MS)));
 }
 
 /** The log line of a change of the fleet or the shares; its "this process uses" says when the process starts to take part. */
