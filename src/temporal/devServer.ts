@@ -1,5 +1,4 @@
 import { open } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
@@ -9,7 +8,7 @@ import { resolveTemporalCli } from './binaries.js';
 import { spawnGuarded } from './guardedProcess.js';
 import type { GuardedProcess } from './guardedProcess.js';
 import { projectRoot } from './paths.js';
-import { freePort } from './ports.js';
+import { freePort, portOpen } from './ports.js';
 
 export interface DevServerOptions {
   /** Front-end gRPC port; a free one is picked when omitted. */
@@ -94,7 +93,7 @@ async function waitUntilReady(server: GuardedProcess, port: number, uiPort: numb
       throw new Error(`temporal server start-dev did not answer on ${address} within ${timeoutMs / 1000} s.\n${await logTail(logFile)}`);
     }
     // The cheap TCP probe first: a gRPC connection to a closed port costs its whole timeout.
-    const portsOpen = (await portOpen(port)) && (uiPort === undefined || (await portOpen(uiPort)));
+    const portsOpen = (await portOpen(port, PROBE_TIMEOUT_MS)) && (uiPort === undefined || (await portOpen(uiPort, PROBE_TIMEOUT_MS)));
     if (portsOpen && (await answers(address))) return;
     await delay(POLL_INTERVAL_MS);
   }
@@ -111,19 +110,6 @@ async function answers(address: string): Promise<boolean> {
   } finally {
     await connection.close();
   }
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port, timeout: PROBE_TIMEOUT_MS });
-    const done = (open: boolean) => {
-      socket.destroy();
-      resolve(open);
-    };
-    socket.once('connect', () => done(true));
-    socket.once('timeout', () => done(false));
-    socket.once('error', () => done(false));
-  });
 }
 
 

@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { spawnGuarded } from '../../src/temporal/guardedProcess.js';
-import { freePort } from '../../src/temporal/ports.js';
+import { freePort, portOpen } from '../../src/temporal/ports.js';
 
 const run = promisify(execFile);
 
@@ -138,17 +137,4 @@ http {
 
 function nginxBinary(): string {
   return '/usr/sbin/nginx';
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port, timeout: 2_000 });
-    const done = (open: boolean) => {
-      socket.destroy();
-      resolve(open);
-    };
-    socket.once('connect', () => done(true));
-    socket.once('timeout', () => done(false));
-    socket.once('error', () => done(false));
-  });
 }
