@@ -2,18 +2,35 @@ import { delay } from './abortable.js';
 import { OpenStackError, type OpenStackService } from './errors.js';
 
 /**
- * Requests per second for one cloud, shared by every client of that cloud in the process: a
- * token bucket (as a virtual schedule, so no queue or timer is kept) that lets a burst of up to
- * `perSecond` requests through at once and then spaces them evenly. The rate may change while
- * the process runs (its share of a fleet-wide limit); at 0 requests wait until it is given some.
+ * Time the window keeps beyond its second, for the network: a request let through on time can
+ * reach the cloud late (a busy event loop, a slow connection) and meet later ones there, so the
+ * turns of any `floor(rate)` + 1 requests span a little more than a second.
+ */
+export const WINDOW_SPARE_MS = 50;
+
+/**
+ * Requests per second for one cloud, shared by every client of that cloud in the process, kept
+ * as the cloud counts them: at most `floor(rate)` requests in any window of one second (plus
+ * WINDOW_SPARE_MS), with the turns spaced evenly across the window and a tenth of its budget
+ * allowed at once after a quiet spell. A plain token bucket lets a burst of `rate` go at once and
+ * then one every `1/rate` s, so a one-second window could see almost twice the rate; this one
+ * never does. Kept as a virtual schedule (no queue or timer): the turns given out are times,
+ * each request waits for its own. The rate may change while the process runs (its share of a
+ * fleet-wide limit); at 0, requests wait until it is given some.
  */
 export class RateLimiter {
   private rate = 0;
+  /** Requests per window: floor(rate), at least 1. */
+  private perWindow = 1;
+  private windowMs = Number.POSITIVE_INFINITY;
+  /** The even spacing of turns across a window. */
   private intervalMs = Number.POSITIVE_INFINITY;
-  /** How far ahead of its even spacing a request may go: what makes the burst. */
+  /** How far ahead of its even spacing a turn may go: what makes the burst after a quiet spell. */
   private toleranceMs = 0;
-  /** The theoretical time of the next request if every earlier one had been evenly spaced (GCRA). */
+  /** The theoretical time of the next turn if every earlier one had been evenly spaced (GCRA). */
   private theoreticalAt = 0;
+  /** The last `perWindow` turns given out, oldest first: a new turn comes a window after the oldest. */
+  private turns: number[] = [];
   /** Wakes the requests that wait for a rate above 0. */
   private readonly rateGiven = new EventTarget();
 
@@ -38,9 +55,18 @@ export class RateLimiter {
   setRate(perSecond: number): void {
     if (!Number.isFinite(perSecond) || perSecond < 0) throw new RangeError(`requests per second must be 0 or more, got ${String(perSecond)}`);
     this.rate = perSecond;
-    this.intervalMs = perSecond === 0 ? Number.POSITIVE_INFINITY : 1000 / perSecond;
-    this.toleranceMs = perSecond === 0 ? 0 : (Math.max(1, Math.floor(perSecond)) - 1) * this.intervalMs;
-    if (perSecond > 0) this.rateGiven.dispatchEvent(new Event('rate'));
+    if (perSecond === 0) {
+      this.windowMs = this.intervalMs = Number.POSITIVE_INFINITY;
+      this.toleranceMs = 0;
+      return;
+    }
+    // Below one a second, the window stretches: one request per 1/rate seconds.
+    this.perWindow = Math.max(1, Math.floor(perSecond));
+    this.windowMs = (perSecond < 1 ? 1000 / perSecond : 1000) + WINDOW_SPARE_MS;
+    this.intervalMs = this.windowMs / this.perWindow;
+    this.toleranceMs = (Math.ceil(this.perWindow / 10) - 1) * this.intervalMs;
+    this.turns = this.turns.slice(-this.perWindow);
+    this.rateGiven.dispatchEvent(new Event('rate'));
   }
 
   /**
@@ -62,8 +88,9 @@ export class RateLimiter {
       }
     }
     const now = this.now();
-    const slot = Math.max(this.theoreticalAt, now);
-    const waitMs = Math.max(0, slot - this.toleranceMs - now);
+    const windowFull = this.turns.length >= this.perWindow ? this.turns[0]! + this.windowMs : Number.NEGATIVE_INFINITY;
+    const turn = Math.max(now, this.theoreticalAt - this.toleranceMs, windowFull, this.turns.at(-1) ?? Number.NEGATIVE_INFINITY);
+    const waitMs = turn - now;
     const waitedMs = now - startedAt;
     if (waitMs + waitedMs > maxWaitMs) {
       this.onTurn(waitMs + waitedMs, true);
@@ -72,7 +99,9 @@ export class RateLimiter {
         `this worker's limit of ${this.rate} requests per second to the cloud would hold the request for ${Math.ceil(waitMs + waitedMs)} ms (at most ${maxWaitMs} ms)`,
       );
     }
-    this.theoreticalAt = slot + this.intervalMs;
+    this.theoreticalAt = Math.max(this.theoreticalAt, turn) + this.intervalMs;
+    this.turns.push(turn);
+    if (this.turns.length > this.perWindow) this.turns.shift();
     this.onTurn(waitMs + waitedMs, false);
     if (waitMs > 0) await delay(waitMs, signal);
   }
