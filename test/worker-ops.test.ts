@@ -19,6 +19,7 @@ import { SEED_WORKER } from './support/lifecycleRig.js';
 import { AUDITED_USER } from './support/secrets.js';
 import { connectClient, temporalAddress, uniqueTaskQueue } from './support/temporal.js';
 import { startWorkerCli, type WorkerCli } from './support/workerCli.js';
+import { TEST_WORKER_ENV } from './support/workerEnv.js';
 
 // The worker process as operators run it (`latent-worker worker` in a child process), watched
 // from outside the way they watch it: Prometheus scrapes, health probes, its log lines, SIGTERM.
@@ -141,6 +142,12 @@ describe('the worker process in operation', () => {
     expect(ready.status).toBe(200);
     expect(ready.body).toMatchObject({ status: 'ready', checks: { worker: { ok: true, detail: 'RUNNING' }, temporal: { ok: true } } });
     expect((await probe('/nope')).status).toBe(404);
+  });
+
+  it("runs with the tests' fleet census interval (test/support/workerEnv.ts), as its start line says", async () => {
+    const started = (line: Record<string, unknown>) => String(line.message).includes('polling task queue');
+    const line = (await linesUntil(first, (current) => current.some(started))).find(started);
+    expect(line?.message).toMatch(new RegExp(`fleet-census-interval ${TEST_WORKER_ENV.LATENT_WORKER_FLEET_CENSUS_INTERVAL}$`));
   });
 
   it('counts a lifecycle, its OpenStack calls and its servers on /metrics, next to the SDK metrics', async () => {
