@@ -12,6 +12,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { bootWithBareRest, RequestCounter, type ServerRun } from '../bench/openstack/bareRest.js';
 import { distribution, type Distribution } from '../bench/stats.js';
 import { BenchWorker } from '../bench/workerProcess.js';
+import { cpuByGroup, cpuSpent, type CpuByGroup } from '../bench/openstack/cloudCpu.js';
 import { LatentWorkerClient } from '../src/client/api.js';
 import { loadConfigFile, type ResolvedWorker } from '../src/config/load.js';
 import { OpenStackClient } from '../src/openstack/index.js';
@@ -24,6 +25,17 @@ const integer = (min: number, max: number) => (value: string) => {
   if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`must be an integer from ${min} to ${max}, got "${value}"`);
   return n;
 };
+/** How often the benchmark's master reads each lifecycle's phase: the Buildbot adapter's `poll_interval` default. */
+const MASTER_POLL_MS = 500;
+
+const WAY_KEYS = ['burst', 'serial', 'lifecycles'] as const;
+type WayKey = (typeof WAY_KEYS)[number];
+function wayList(value: string): WayKey[] {
+  const keys = value.split(',').map((k) => k.trim());
+  for (const key of keys) if (!(WAY_KEYS as readonly string[]).includes(key)) throw new InvalidArgumentError(`"${key}" is no way; use ${WAY_KEYS.join(', ')}`);
+  if (new Set(keys).size !== keys.length) throw new InvalidArgumentError(`names a way twice: "${value}"`);
+  return keys as WayKey[];
+}
 const o = new Command('npm run bench:openstack --')
   .description('N servers at once on a real OpenStack (OS_* variables): two bare-REST baselines and N lifecycles, in one run')
   .option('--servers <n>', 'servers asked for at once in each of the three runs', integer(1, 200), 30)
@@ -31,9 +43,10 @@ const o = new Command('npm run bench:openstack --')
   .option('--image <name>', 'image name or UUID', 'tiny')
   .option('--out <file>', 'JSON report', path.join(projectRoot, '.scratch', 'bench', `openstack-${new Date().toISOString().replace(/[:.]/g, '-')}.json`))
   .option('--timeout <seconds>', 'the whole run', integer(60, 7200), 1800)
+  .option('--ways <list>', `the ways to run, in this order: ${WAY_KEYS.join(', ')} (comma-separated)`, wayList, [...WAY_KEYS])
   .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
   .parse(process.argv.slice(2), { from: 'user' })
-  .opts<{ servers: number; flavor: string; image: string; out: string; timeout: number }>();
+  .opts<{ servers: number; flavor: string; image: string; out: string; timeout: number; ways: WayKey[] }>();
 
 if (!process.env.OS_AUTH_URL && !process.env.OS_CLOUD) {
   console.error('bench:openstack: set OS_AUTH_URL (and OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME, ...) or OS_CLOUD to the cloud to measure');
@@ -52,12 +65,21 @@ setTimeout(() => {
 
 /** What one way of booting N servers showed; milliseconds. */
 interface Way {
+  key: WayKey;
   name: string;
   /** Request (the client or master decided) → ACTIVE noticed by the client. */
   requestToActiveNoticed?: Distribution;
   /** Nova's own `created` → `OS-SRV-USG:launched_at` (Nova keeps whole seconds). */
   novaPostToActive?: Distribution;
   requestsPerServer: Record<string, number>;
+  /** The lifecycles' requests per server by service and operation, from the worker's metrics. */
+  requestsPerServerByOperation?: Record<string, number>;
+  /** From the first request to the last server gone. */
+  wallSeconds: number;
+  /** CPU seconds of the cloud's services and of this run's own processes over the way (bench/openstack/cloudCpu.ts). */
+  cpuSeconds: CpuByGroup;
+  /** Each server, milliseconds from the way's first request: POST answered (client), created and launched (Nova), ACTIVE noticed. */
+  servers: { name: string; posted?: number; created?: number; launched?: number; noticed?: number }[];
   failures: string[];
 }
 
@@ -70,37 +92,35 @@ const config = await loadConfigFile(configFile);
 const worker = config.workers.get(lifecycleNames[0]!)!;
 const counter = new RequestCounter();
 const rest = new OpenStackClient(worker.credentials, { clientVersion: worker.definition.client_version, observer: counter.observe });
+const WAY_NAMES: Record<WayKey, string> = {
+  burst: 'bare REST, all POSTs at once, reads every 0.5 s',
+  serial: 'bare REST, one POST at a time, reads every 5 s',
+  lifecycles: `${o.servers} lifecycles (latent-worker worker)`,
+};
 const ways: Way[] = [];
 try {
-  const { imageId, flavorId } = await lookUp(rest, worker);
-  say(`cloud ${process.env.OS_AUTH_URL ?? process.env.OS_CLOUD}: image ${imageId}, flavor ${flavorId}; ${o.servers} servers per run`);
-  await bootWithBareRest({ client: rest, worker, imageId, flavorId, names: ['bench-os-warmup'], posts: 'at-once', pollIntervalMs: 500, deadline });
+  const cloud = await lookUp(rest, worker);
+  say(`cloud ${process.env.OS_AUTH_URL ?? process.env.OS_CLOUD}: image ${cloud.imageId}, flavor ${cloud.flavorId}; ${o.servers} servers per run; ways ${o.ways.join(', ')}`);
+  await bootWithBareRest({ client: rest, worker, ...cloud, names: ['bench-os-warmup'], posts: 'at-once', pollIntervalMs: 500, deadline });
   say('warm-up server booted and deleted');
-  for (const [label, posts, pollIntervalMs] of [
-    ['bare REST, all POSTs at once, reads every 0.5 s', 'at-once', 500],
-    ['bare REST, one POST at a time, reads every 5 s', 'one-at-a-time', 5000],
-  ] as const) {
-    counter.reset();
-    const from = new Date();
-    const runs = await bootWithBareRest({ client: rest, worker, imageId, flavorId, names: names(posts === 'at-once' ? 'bench-os-burst' : 'bench-os-serial'), posts, pollIntervalMs, deadline });
-    ways.push(await summarize(label, runs, from, { ...counter.byService }));
-    say(`${label}: done`);
-  }
-  ways.push(await lifecycles());
+  for (const key of o.ways) ways.push(await runWay(key, cloud));
 } finally {
   await rest.close();
 }
 
-const better = [ways[0]!, ways[1]!].sort((a, b) => (a.requestToActiveNoticed?.p50 ?? Infinity) - (b.requestToActiveNoticed?.p50 ?? Infinity))[0]!;
-const ours = ways[2]!;
-const requestsPerLifecycle = Object.values(ours.requestsPerServer).reduce((sum, n) => sum + n, 0);
-const targets = [
-  { name: 'request → ACTIVE noticed p50, lifecycles ÷ better baseline', target: '≤ 0.85', value: (ours.requestToActiveNoticed?.p50 ?? Infinity) / (better.requestToActiveNoticed?.p50 ?? 1) },
-  { name: 'request → ACTIVE noticed max, lifecycles ÷ better baseline', target: '≤ 1.00', value: (ours.requestToActiveNoticed?.max ?? Infinity) / (better.requestToActiveNoticed?.max ?? 1) },
-  { name: 'requests per lifecycle (every service)', target: '≤ 3', value: requestsPerLifecycle },
-].map((t) => ({ ...t, met: t.value <= Number(t.target.slice(2)) }));
+const baselines = ways.filter((w) => w.key !== 'lifecycles').sort((a, b) => (a.requestToActiveNoticed?.p50 ?? Infinity) - (b.requestToActiveNoticed?.p50 ?? Infinity));
+const better = baselines[0];
+const ours = ways.find((w) => w.key === 'lifecycles');
+const targets =
+  better && ours
+    ? [
+        { name: 'request → ACTIVE noticed p50, lifecycles ÷ better baseline', target: '≤ 0.85', value: (ours.requestToActiveNoticed?.p50 ?? Infinity) / (better.requestToActiveNoticed?.p50 ?? 1) },
+        { name: 'request → ACTIVE noticed max, lifecycles ÷ better baseline', target: '≤ 1.00', value: (ours.requestToActiveNoticed?.max ?? Infinity) / (better.requestToActiveNoticed?.max ?? 1) },
+        { name: 'requests per lifecycle (every service)', target: '≤ 3', value: Object.values(ours.requestsPerServer).reduce((sum, n) => sum + n, 0) },
+      ].map((t) => ({ ...t, met: t.value <= Number(t.target.slice(2)) }))
+    : [];
 const failed = ways.some((w) => w.failures.length > 0);
-writeFileSync(o.out, `${JSON.stringify({ startedAt: new Date(startedAt).toISOString(), options: o, ways, better: better.name, targets }, null, 2)}\n`);
+writeFileSync(o.out, `${JSON.stringify({ startedAt: new Date(startedAt).toISOString(), options: o, ways, better: better?.name, targets }, null, 2)}\n`);
 
 const row = (d: Distribution | undefined) => (d ? `${String(d.p50).padStart(7)} ${String(d.max).padStart(7)}` : '      -       -');
 console.log(`\n${o.servers} servers at once on ${process.env.OS_AUTH_URL ?? process.env.OS_CLOUD}`);
@@ -109,12 +129,39 @@ console.log('way                                                    p50     max 
 for (const w of ways) {
   const requests = Object.entries(w.requestsPerServer).map(([s, n]) => `${s} ${n.toFixed(2)}`).join(', ');
   console.log(`${w.name.padEnd(50)} ${row(w.requestToActiveNoticed)}          ${row(w.novaPostToActive)}   ${requests}`);
+  if (w.requestsPerServerByOperation) console.log(`  by operation: ${Object.entries(w.requestsPerServerByOperation).map(([op, n]) => `${op} ${n.toFixed(2)}`).join(', ')}`);
   for (const f of w.failures) console.log(`  failed: ${f}`);
 }
-console.log(`\ntargets (against "${better.name}", the better baseline by p50):`);
-for (const t of targets) console.log(`  ${t.met ? 'met    ' : 'MISSED '} ${t.name}: ${t.value.toFixed(2)} (target ${t.target})`);
+const groups = [...new Set(ways.flatMap((w) => Object.keys(w.cpuSeconds)))].sort((a, b) => Math.max(...ways.map((w) => w.cpuSeconds[b] ?? 0)) - Math.max(...ways.map((w) => w.cpuSeconds[a] ?? 0)));
+console.log(`\nCPU seconds over each way, by process (wall seconds first):`);
+console.log(`${'way'.padEnd(12)} ${'wall'.padStart(6)} ${groups.map((g) => g.padStart(Math.max(7, g.length))).join(' ')}`);
+for (const w of ways) console.log(`${w.key.padEnd(12)} ${w.wallSeconds.toFixed(1).padStart(6)} ${groups.map((g) => (w.cpuSeconds[g] ?? 0).toFixed(1).padStart(Math.max(7, g.length))).join(' ')}`);
+if (better) {
+  console.log(`\ntargets (against "${better.name}", the better baseline by p50):`);
+  for (const t of targets) console.log(`  ${t.met ? 'met    ' : 'MISSED '} ${t.name}: ${t.value.toFixed(2)} (target ${t.target})`);
+}
 console.log(`\nreport: ${o.out}\nlogs: ${runDir}`);
 process.exit(failed ? 1 : 0);
+
+interface CloudIds {
+  imageId: string;
+  flavorId: string;
+}
+
+async function runWay(key: WayKey, cloud: CloudIds): Promise<Way> {
+  const way = key === 'lifecycles' ? await lifecycles() : await bare(key, cloud);
+  say(`${way.name}: done in ${way.wallSeconds} s`);
+  return way;
+}
+
+async function bare(key: Exclude<WayKey, 'lifecycles'>, cloud: CloudIds): Promise<Way> {
+  counter.reset();
+  const cpuBefore = cpuByGroup();
+  const from = new Date();
+  const posts = key === 'burst' ? 'at-once' : 'one-at-a-time';
+  const runs = await bootWithBareRest({ client: rest, worker, ...cloud, names: names(`bench-os-${key}`), posts, pollIntervalMs: key === 'burst' ? 500 : 5000, deadline });
+  return summarize(key, runs, from, { ...counter.byService }, cpuSpent(cpuBefore, cpuByGroup()));
+}
 
 async function lookUp(client: OpenStackClient, w: ResolvedWorker): Promise<{ imageId: string; flavorId: string }> {
   const flavor = await client.compute.getFlavor(o.flavor);
@@ -124,25 +171,34 @@ async function lookUp(client: OpenStackClient, w: ResolvedWorker): Promise<{ ima
   return { imageId: images[0]!.id, flavorId: flavor.id };
 }
 
-/** Nova's own view of each server, read back (deleted ones included) once the run is over. */
-async function novaTimes(ids: ReadonlySet<string>, from: Date): Promise<number[]> {
+/** Nova's own `created` and `OS-SRV-USG:launched_at` of each server (epoch ms, whole seconds), read back (deleted ones included) once the run is over. */
+async function novaTimes(ids: ReadonlySet<string>, from: Date): Promise<Map<string, { created: number; launched?: number }>> {
   const { servers } = await rest.compute.listServerChanges(new Date(from.getTime() - 2000));
-  const raw = (s: object, key: string) => (s as Record<string, unknown>)[key];
-  return servers
-    .filter((s) => ids.has(s.id))
-    .flatMap((s) => {
-      const launched = raw(s, 'OS-SRV-USG:launched_at');
-      return typeof launched === 'string' ? [Date.parse(`${launched.replace(/Z$/, '')}Z`) - Date.parse(s.created)] : [];
-    });
+  const times = new Map<string, { created: number; launched?: number }>();
+  for (const s of servers) {
+    if (!ids.has(s.id)) continue;
+    const launched = (s as unknown as Record<string, unknown>)['OS-SRV-USG:launched_at'];
+    times.set(s.id, { created: Date.parse(s.created), launched: typeof launched === 'string' ? Date.parse(`${launched.replace(/Z$/, '')}Z`) : undefined });
+  }
+  return times;
 }
 
-async function summarize(name: string, runs: ServerRun[], from: Date, requests: Record<string, number>): Promise<Way> {
-  const ids = new Set(runs.flatMap((r) => (r.id ? [r.id] : [])));
+async function summarize(key: WayKey, runs: ServerRun[], from: Date, requests: Record<string, number>, cpuSeconds: CpuByGroup): Promise<Way> {
+  const wallSeconds = Math.round((Date.now() - from.getTime()) / 100) / 10;
+  const times = await novaTimes(new Set(runs.flatMap((r) => (r.id ? [r.id] : []))), from);
+  const since = (at: number | undefined) => (at === undefined ? undefined : at - from.getTime());
   return {
-    name,
+    key,
+    name: WAY_NAMES[key],
     requestToActiveNoticed: distribution(runs.flatMap((r) => (r.activeNoticedAt ? [r.activeNoticedAt - r.requestedAt] : []))),
-    novaPostToActive: distribution(await novaTimes(ids, from)),
+    novaPostToActive: distribution([...times.values()].flatMap((t) => (t.launched === undefined ? [] : [t.launched - t.created]))),
     requestsPerServer: Object.fromEntries(Object.entries(requests).map(([service, n]) => [service, n / runs.length])),
+    wallSeconds,
+    cpuSeconds,
+    servers: runs.map((r) => {
+      const nova = r.id === undefined ? undefined : times.get(r.id);
+      return { name: r.name, posted: since(r.postedAt), created: since(nova?.created), launched: since(nova?.launched), noticed: since(r.activeNoticedAt) };
+    }),
     failures: runs.flatMap((r) => (r.error ? [`${r.name}: ${r.error}`] : r.activeNoticedAt ? [] : [`${r.name}: never ACTIVE`])),
   };
 }
@@ -161,18 +217,27 @@ async function lifecycles(): Promise<Way> {
   });
   const connection = await Connection.connect({ address: server.address, connectTimeout: '10 seconds' });
   const client = new LatentWorkerClient(new Client({ connection, namespace: 'default' }), taskQueue);
+  const cpuBefore = cpuByGroup();
   const from = new Date();
   const runs: ServerRun[] = [];
+  // Like the bare clients, which delete once every server is ACTIVE, the master releases its
+  // workers only once every lifecycle has seen its server ACTIVE (or ended): a release at once
+  // would put each delete into Nova while the rest still boot, work the baselines do after.
+  const allActive = countdown(lifecycleNames.length);
   try {
     await Promise.all(
       lifecycleNames.map(async (name) => {
         const run: ServerRun = { name, requestedAt: Date.now() };
         runs.push(run);
+        let counted = false;
         try {
           const handle = await client.substantiate(config.workers.get(name)!.specFor());
-          for await (const status of client.watch(name, { intervalMs: 250, signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) })) {
+          for await (const status of client.watch(name, { intervalMs: MASTER_POLL_MS, signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) })) {
             if (status.phase === 'waiting-for-attach') {
               await client.attached(name);
+              counted = true;
+              allActive.tick();
+              await allActive.done;
               await client.release(name);
               break;
             }
@@ -184,12 +249,16 @@ async function lifecycles(): Promise<Way> {
           if (result.outcome !== 'released' || (result.status.launches ?? 1) > 1) run.error = `outcome ${result.outcome}, ${result.status.launches ?? 1} launch(es)`;
         } catch (error) {
           run.error = error instanceof Error ? error.message : String(error);
+        } finally {
+          if (!counted) allActive.tick();
         }
       }),
     );
     await delay(500);
-    const requests = await scrapeRequests(`http://127.0.0.1:${metricsPort}/metrics`);
-    return await summarize(`${o.servers} lifecycles (latent-worker worker)`, runs, from, requests);
+    const { byService, byOperation } = await scrapeRequests(`http://127.0.0.1:${metricsPort}/metrics`);
+    const way = await summarize('lifecycles', runs, from, byService, cpuSpent(cpuBefore, cpuByGroup()));
+    way.requestsPerServerByOperation = Object.fromEntries(Object.entries(byOperation).map(([operation, n]) => [operation, Math.round((n / runs.length) * 100) / 100]));
+    return way;
   } finally {
     await workerProcess.stop();
     await connection.close();
@@ -197,15 +266,34 @@ async function lifecycles(): Promise<Way> {
   }
 }
 
-/** The worker's own count of its OpenStack requests, by service, over the whole run. */
-async function scrapeRequests(url: string): Promise<Record<string, number>> {
+/** A promise that resolves once `tick` has been called `n` times. */
+function countdown(n: number): { tick(): void; done: Promise<void> } {
+  let left = n;
+  let resolve!: () => void;
+  const done = new Promise<void>((r) => (resolve = r));
+  if (left <= 0) resolve();
+  return {
+    tick() {
+      left -= 1;
+      if (left === 0) resolve();
+    },
+    done,
+  };
+}
+
+/** The worker's own count of its OpenStack requests over the whole run, by service and by operation. */
+async function scrapeRequests(url: string): Promise<{ byService: Record<string, number>; byOperation: Record<string, number> }> {
   const text = await (await fetch(url, { signal: AbortSignal.timeout(10_000) })).text();
   const byService: Record<string, number> = {};
+  const byOperation: Record<string, number> = {};
   for (const line of text.split('\n')) {
     const match = /^latent_worker_openstack_requests_total\{([^}]*)\} (\d+(?:\.\d+)?)/.exec(line);
     const service = match && /service="([^"]+)"/.exec(match[1]!)?.[1];
-    if (match && service) byService[service] = (byService[service] ?? 0) + Number(match[2]);
+    if (!match || !service) continue;
+    const operation = `${service} ${/operation="([^"]+)"/.exec(match[1]!)?.[1] ?? '?'}`;
+    byService[service] = (byService[service] ?? 0) + Number(match[2]);
+    byOperation[operation] = (byOperation[operation] ?? 0) + Number(match[2]);
   }
   if (Object.keys(byService).length === 0) throw new Error(`${url} showed no latent_worker_openstack_requests_total`);
-  return byService;
+  return { byService, byOperation };
 }

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Client } from '@temporalio/client';
 import { LatentWorkerClient, PHASE_ORDER } from '../src/client/api.js';
 import { ConfigError } from '../src/config/load.js';
 import type { LifecycleStatus } from '../src/workflows/types.js';
@@ -8,7 +10,7 @@ let rig: LifecycleRig;
 let client: LatentWorkerClient;
 
 beforeAll(async () => {
-  rig = await startLifecycleRig([{ name: 'watched', build_wait_timeout: 0 }, { name: 'flavored', flavor: '%(prop:flavor)s' }]);
+  rig = await startLifecycleRig([{ name: 'watched', build_wait_timeout: 0 }, { name: 'flavored', flavor: '%(prop:flavor)s' }, { name: 'waited', build_wait_timeout: 0 }]);
   // A CI master's client: it knows the worker definitions, so it substantiates by name.
   client = new LatentWorkerClient(rig.client.temporal, rig.client.taskQueue, rig.config);
 });
@@ -45,6 +47,43 @@ describe('LatentWorkerClient, as a CI master uses it', () => {
     expect(new Set(phases).size).toBe(phases.length);
     expect(seen.at(-1)).toMatchObject({ phase: 'done', outcome: 'released', releaseReason: 'idle', buildsFinished: 1 });
     expect(rig.simulator.servers()).toEqual([]);
+  });
+
+  it('reads the phase with a describe each tick, and asks a worker (the status query) only when it moved', async () => {
+    // A master waits on many lifecycles at once: a query per lifecycle per tick goes through the
+    // Temporal server to a worker process and back, and took a core on the real cloud's machine.
+    const calls = { describe: 0, query: 0 };
+    const counted = new Client({
+      connection: rig.client.temporal.connection,
+      interceptors: {
+        workflow: [
+          {
+            describe: (input, next) => ((calls.describe += 1), next(input)),
+            query: (input, next) => ((calls.query += 1), next(input)),
+          },
+        ],
+      },
+    });
+    const master = new LatentWorkerClient(counted, rig.client.taskQueue, rig.config);
+    const name = rig.nameOf('waited');
+    await master.substantiate(name);
+    const phases: string[] = [];
+    let attach: Promise<void> | undefined;
+    for await (const status of master.watch(name, { intervalMs: 25 })) {
+      phases.push(status.phase);
+      // A second of ticks in one phase before the CI worker connects.
+      if (status.phase === 'waiting-for-attach') attach = delay(1000).then(() => master.attached(name));
+      if (status.phase === 'attached') {
+        await master.buildStarted(name);
+        await master.buildFinished(name);
+      }
+    }
+    await attach;
+    expect(phases.at(-1)).toBe('done');
+    expect(calls.describe).toBeGreaterThan(20);
+    // One query per phase change seen, and one more for each change read just as the lifecycle closed.
+    expect(calls.query).toBeLessThanOrEqual(phases.length + 2);
+    console.log(`watch of ${name}: ${calls.describe} describes, ${calls.query} status queries for ${phases.length} phases seen (${phases.join(' → ')})`);
   });
 
   it('ends a watch of a closed lifecycle at once with its final status', async () => {

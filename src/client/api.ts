@@ -224,18 +224,28 @@ export class LatentWorkerClient {
 
   /**
    * The lifecycle's status each time its phase (or outcome) changes, from the current one to the
-   * last: the iteration ends once the lifecycle has closed, with its final status. Statuses are
-   * read with the `status` query every `intervalMs`, so a phase shorter than that may be skipped.
+   * last: the iteration ends once the lifecycle has closed, with its final status. The phase is
+   * read every `intervalMs` from the lifecycle's search attributes (a describe, which the Temporal
+   * server answers alone), and the whole status with the `status` query only when that phase has
+   * changed: a query goes on to a worker process and back, and a master waiting on many lifecycles
+   * would otherwise load both with a query per lifecycle per tick. A phase shorter than the
+   * interval may be skipped.
    */
   async *watch(workerName: string, { intervalMs = 500, signal }: WatchOptions = {}): AsyncGenerator<LifecycleStatus> {
     let last: string | undefined;
+    let seenPhase: string | undefined;
     for (;;) {
       signal?.throwIfAborted();
-      const { status, closed } = await this.currentStatus(workerName);
-      const key = `${status.phase}/${status.outcome ?? ''}`;
-      if (key !== last) yield status;
-      last = key;
-      if (closed) return;
+      const description = await this.onLifecycle(workerName, () => this.handle(workerName).describe());
+      const phase = description.typedSearchAttributes.get(phaseKey);
+      if (description.status.name !== 'RUNNING' || phase === undefined || phase !== seenPhase) {
+        const { status, closed } = description.status.name === 'RUNNING' ? await this.currentStatus(workerName) : { status: await this.closedStatus(workerName), closed: true };
+        seenPhase = phase;
+        const key = `${status.phase}/${status.outcome ?? ''}`;
+        if (key !== last) yield status;
+        last = key;
+        if (closed) return;
+      }
       await delay(intervalMs, undefined, { signal });
     }
   }

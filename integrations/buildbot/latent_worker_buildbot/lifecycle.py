@@ -25,6 +25,7 @@ from .connection import TemporalUnreachable, TemporalSettings, connect
 
 WORKER_NAME_KEY = SearchAttributeKey.for_keyword(contract.SEARCH_ATTRIBUTE_WORKER_NAME)
 CLOUD_KEY = SearchAttributeKey.for_keyword(contract.SEARCH_ATTRIBUTE_CLOUD)
+PHASE_KEY = SearchAttributeKey.for_keyword(contract.SEARCH_ATTRIBUTE_PHASE)
 
 
 class LifecycleError(Exception):
@@ -103,20 +104,27 @@ class LifecycleClient:
 
     async def _poll_until_active(self, lifecycle: Lifecycle) -> dict[str, Any]:
         handle = await self._handle(lifecycle)
+        seen_phase: str | None = None
         while True:
             description = await handle.describe(rpc_timeout=self._rpc_timeout)
             if description.status is not None and description.status.name != "RUNNING":
                 # A closed run says more through its result (the failure) than through its last status.
                 result = await self.result(lifecycle, self.settings.rpc_timeout)
                 raise LifecycleError(f"lifecycle ended ({result.get('outcome')}) before its server was ACTIVE: {result.get('status', {}).get('error', 'no error given')}")
-            status: dict[str, Any] = await handle.query(contract.QUERY_STATUS, rpc_timeout=self._rpc_timeout)
-            readiness = active_readiness(status)
-            if readiness == READY:
-                return status
-            if readiness == ENDED:
-                # Ending: the run's failure (once the server is deleted) is the reason to report.
-                result = await self.result(lifecycle, self.settings.rpc_timeout * 6)
-                raise LifecycleError(f"lifecycle ended ({result.get('outcome')}) before its server was ACTIVE: {result.get('status', {}).get('error', status.get('error', 'no error given'))}")
+            # The describe carries the phase search attribute, which the Temporal server answers
+            # alone; the query travels on to a worker process, so it is asked only when the phase
+            # moved. A master waiting on many lifecycles would otherwise load both on every tick.
+            phase = description.typed_search_attributes.get(PHASE_KEY)
+            if phase is None or phase != seen_phase:
+                seen_phase = phase
+                status: dict[str, Any] = await handle.query(contract.QUERY_STATUS, rpc_timeout=self._rpc_timeout)
+                readiness = active_readiness(status)
+                if readiness == READY:
+                    return status
+                if readiness == ENDED:
+                    # Ending: the run's failure (once the server is deleted) is the reason to report.
+                    result = await self.result(lifecycle, self.settings.rpc_timeout * 6)
+                    raise LifecycleError(f"lifecycle ended ({result.get('outcome')}) before its server was ACTIVE: {result.get('status', {}).get('error', status.get('error', 'no error given'))}")
             await asyncio.sleep(self.settings.poll_interval)
 
     async def _handle(self, lifecycle: Lifecycle) -> WorkflowHandle[Any, Any]:
