@@ -19,6 +19,7 @@ import { SEED_WORKER } from './support/lifecycleRig.js';
 import { AUDITED_USER } from './support/secrets.js';
 import { connectClient, temporalAddress, uniqueTaskQueue } from './support/temporal.js';
 import { startWorkerCli, type WorkerCli } from './support/workerCli.js';
+import { TEST_WORKER_ENV } from './support/workerEnv.js';
 
 // The worker process as operators run it (`latent-worker worker` in a child process), watched
 // from outside the way they watch it: Prometheus scrapes, health probes, its log lines, SIGTERM.
@@ -143,6 +144,12 @@ describe('the worker process in operation', () => {
     expect((await probe('/nope')).status).toBe(404);
   });
 
+  it("runs with the tests' fleet census interval (test/support/workerEnv.ts), as its start line says", async () => {
+    const started = (line: Record<string, unknown>) => String(line.message).includes('polling task queue');
+    const line = (await linesUntil(first, (current) => current.some(started))).find(started);
+    expect(line?.message).toMatch(new RegExp(`fleet-census-interval ${TEST_WORKER_ENV.LATENT_WORKER_FLEET_CENSUS_INTERVAL}$`));
+  });
+
   it('counts a lifecycle, its OpenStack calls and its servers on /metrics, next to the SDK metrics', async () => {
     const name = names.metrics;
     const serverId = await runToRelease(name);
@@ -161,7 +168,16 @@ describe('the worker process in operation', () => {
     expect((JSON.parse(reaped.stdout) as { deleted: { serverId: string }[] }).deleted.map((server) => server.serverId)).toEqual([orphan.id]);
 
     const lifecycle = { worker: name, outcome: 'released' };
-    const { text, samples } = await scrapeUntil((current) => valueOf(current, 'latent_worker_lifecycles_total', lifecycle) > 0 && valueOf(current, 'latent_worker_servers_reaped_total') > 0);
+    // The watcher's gauge is what its last list saw: the orphan may still have been booting then, so
+    // the scrape waits for a list after the reap too (a gauge that stays above 0 fails below).
+    const waiting = 'latent_worker_watcher_waiting_servers';
+    const { text, samples } = await scrapeUntil(
+      (current) =>
+        valueOf(current, 'latent_worker_lifecycles_total', lifecycle) > 0 &&
+        valueOf(current, 'latent_worker_servers_reaped_total') > 0 &&
+        current.some((sample) => sample.name === waiting) &&
+        valueOf(current, waiting) === 0,
+    );
     const excerpt = text.split('\n').filter((line) => line.startsWith('latent_worker_') && !line.includes('_bucket{'));
     const sdkExcerpt = text.split('\n').filter((line) => /^temporal_(workflow_completed|activity_execution_latency_count|worker_task_slots_available)/.test(line));
     const scrapeFile = path.join(scratch, 'metrics-scrape.txt');
@@ -178,7 +194,7 @@ describe('the worker process in operation', () => {
     const watched = samples.find((sample) => sample.name === 'latent_worker_watcher_last_list_timestamp_seconds')?.labels.cloud ?? '(no watcher metric)';
     expect(watched).toContain(simulator.authUrlV3);
     expect(valueOf(samples, 'latent_worker_watcher_last_list_timestamp_seconds', { cloud: watched })).toBeGreaterThan(Date.now() / 1000 - 120);
-    expect(valueOf(samples, 'latent_worker_watcher_waiting_servers', { cloud: watched })).toBe(0);
+    expect(valueOf(samples, waiting, { cloud: watched })).toBe(0);
     expect(valueOf(samples, 'latent_worker_servers_created_total', { worker: name, adopted: 'false' })).toBe(1);
     expect(valueOf(samples, 'latent_worker_servers_deleted_total', { worker: name })).toBe(1);
     expect(valueOf(samples, 'latent_worker_servers_reaped_total')).toBe(1);

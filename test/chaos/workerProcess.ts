@@ -3,6 +3,7 @@ import path from 'node:path';
 import { spawnGuarded, type GuardedProcess } from '../../src/temporal/guardedProcess.js';
 import { devServerEnv, envArgs } from '../../src/temporal/devServer.js';
 import { projectRoot } from '../../src/temporal/paths.js';
+import { TEST_WORKER_ENV } from '../support/workerEnv.js';
 import { GiveUp, waitFor } from './waits.js';
 
 const CLI = path.join(projectRoot, 'src', 'client', 'cli.ts');
@@ -23,7 +24,8 @@ const started = new Set<WorkerProcess>();
 
 /**
  * `latent-worker worker` as its own process, exactly as an operator runs it: a config file,
- * TEMPORAL_ADDRESS and LATENT_WORKER_TASK_QUEUE. The chaos is done to it with SIGKILL.
+ * TEMPORAL_ADDRESS and LATENT_WORKER_TASK_QUEUE, plus the tests' TEST_WORKER_ENV (test/support/workerEnv.ts).
+ * The chaos is done to it with SIGKILL.
  */
 export class WorkerProcess {
   private constructor(
@@ -40,7 +42,7 @@ export class WorkerProcess {
     // No shutdown grace: the suite's chaos is SIGKILL, and its end-of-trial stop should not wait.
     const guarded = spawnGuarded(
       'env',
-      [...envArgs(devServerEnv(options.temporalAddress)), `LATENT_WORKER_TASK_QUEUE=${options.taskQueue}`, process.execPath, '--import', 'tsx', CLI, '--config', options.configFile, 'worker', '--no-reaper', '--shutdown-grace', '0'],
+      [...envArgs({ ...devServerEnv(options.temporalAddress), ...TEST_WORKER_ENV, LATENT_WORKER_TASK_QUEUE: options.taskQueue }), process.execPath, '--import', 'tsx', CLI, '--config', options.configFile, 'worker', '--no-reaper', '--shutdown-grace', '0'],
       options.logFile,
     );
     const worker = new WorkerProcess(guarded, options.logFile, logOffset);

@@ -5,6 +5,7 @@ import { spawnGuarded, type GuardedProcess } from '../../src/temporal/guardedPro
 import { devServerEnv, envArgs } from '../../src/temporal/devServer.js';
 import { projectRoot } from '../../src/temporal/paths.js';
 import { freePort } from '../../src/temporal/ports.js';
+import { TEST_WORKER_ENV } from './workerEnv.js';
 
 const CLI = path.join(projectRoot, 'src', 'client', 'cli.ts');
 
@@ -18,7 +19,7 @@ export interface WorkerCliOptions {
   readyTimeoutMs?: number;
   /** How to run the CLI; default: this checkout's sources through tsx. */
   cli?: string[];
-  /** Further environment, e.g. TEMPORAL_TLS_* settings. */
+  /** Further environment, e.g. TEMPORAL_TLS_* settings; it wins over TEST_WORKER_ENV (test/support/workerEnv.ts). */
   env?: Record<string, string>;
   /** Resolve once /readyz says ready (default), or once it answers at all. */
   until?: 'ready' | 'answering';
@@ -43,7 +44,7 @@ export async function startWorkerCli({ configFile, temporalAddress, taskQueue, l
     [
       ...envArgs(devServerEnv(temporalAddress)),
       `LATENT_WORKER_TASK_QUEUE=${taskQueue}`,
-      ...Object.entries(env).map(([key, value]) => `${key}=${value}`),
+      ...Object.entries({ ...TEST_WORKER_ENV, ...env }).map(([key, value]) => `${key}=${value}`),
       ...cli,
       '--config',
       configFile,
