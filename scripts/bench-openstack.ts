@@ -43,10 +43,11 @@ const o = new Command('npm run bench:openstack --')
   .option('--image <name>', 'image name or UUID', 'tiny')
   .option('--out <file>', 'JSON report', path.join(projectRoot, '.scratch', 'bench', `openstack-${new Date().toISOString().replace(/[:.]/g, '-')}.json`))
   .option('--timeout <seconds>', 'the whole run', integer(60, 7200), 1800)
+  .option('--max-concurrent-creates <n>', "the lifecycles' cloud_limits max_concurrent_creates (default: the built-in one)", integer(1, 1000))
   .option('--ways <list>', `the ways to run, in this order: ${WAY_KEYS.join(', ')} (comma-separated)`, wayList, [...WAY_KEYS])
   .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
   .parse(process.argv.slice(2), { from: 'user' })
-  .opts<{ servers: number; flavor: string; image: string; out: string; timeout: number; ways: WayKey[] }>();
+  .opts<{ servers: number; flavor: string; image: string; out: string; timeout: number; ways: WayKey[]; maxConcurrentCreates?: number }>();
 
 if (!process.env.OS_AUTH_URL && !process.env.OS_CLOUD) {
   console.error('bench:openstack: set OS_AUTH_URL (and OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME, ...) or OS_CLOUD to the cloud to measure');
@@ -87,7 +88,18 @@ const names = (prefix: string) => Array.from({ length: o.servers }, (_, i) => `$
 const configFile = path.join(runDir, 'latent.config.json');
 const lifecycleNames = names('bench-os');
 // No os_* keys: the OS_* variables are the account, as for an operator with an openrc.
-writeFileSync(configFile, JSON.stringify({ deployment: `bench-openstack-${startedAt}`, workers: lifecycleNames.map((name) => ({ name, flavor: o.flavor, image: o.image })) }, null, 1));
+writeFileSync(
+  configFile,
+  JSON.stringify(
+    {
+      deployment: `bench-openstack-${startedAt}`,
+      workers: lifecycleNames.map((name) => ({ name, flavor: o.flavor, image: o.image })),
+      ...(o.maxConcurrentCreates === undefined ? {} : { cloud_limits: { default: { max_concurrent_creates: o.maxConcurrentCreates } } }),
+    },
+    null,
+    1,
+  ),
+);
 const config = await loadConfigFile(configFile);
 const worker = config.workers.get(lifecycleNames[0]!)!;
 const counter = new RequestCounter();
