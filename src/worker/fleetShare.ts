@@ -55,8 +55,18 @@ export function createSlotShare(limit: number, position: FleetPosition | undefin
   return Math.floor(limit / position.size) + (position.rank < limit % position.size ? 1 : 0);
 }
 
+/**
+ * Whole requests per second that add up to the limit's whole part, like the create slots: each
+ * process lets at most its share through in any second (src/openstack/rateLimiter.ts), so a
+ * fractional share would be rounded down there and the fleet would leave up to one request a
+ * second per process unused (4 over 3 processes: 3 a second instead of 4). With fewer whole
+ * requests than processes, each takes `R / N`, under one a second.
+ */
 export function rateShare(perSecond: number, position: FleetPosition | undefined): number {
-  return position ? perSecond / position.size : 0;
+  if (!position) return 0;
+  const whole = Math.floor(perSecond);
+  if (whole < position.size) return perSecond / position.size;
+  return createSlotShare(whole, position);
 }
 
 export function shareAt(limits: CloudLimits, position: FleetPosition | undefined): CloudShareLimits {
