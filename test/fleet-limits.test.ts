@@ -132,7 +132,12 @@ describe('the share arithmetic', () => {
 // The fleet test: real worker processes on the shared dev server, the simulator's record of
 // every request as the measure.
 const REQUESTS_PER_SECOND = 4;
-const MAX_CREATES = 2;
+/**
+ * One slot for each of the three processes of the join. With fewer slots than processes, the one
+ * without a slot takes creates it can only hold and retry, and a lifecycle can fail after six
+ * tries (docs/operations.md, "A fleet of worker processes"); CI1 of 2026-12-03 met that at 2 slots.
+ */
+const MAX_CREATES = 3;
 const LIFECYCLES = 12;
 /** Each create answers after this long, so that creates overlap and their number in flight shows. */
 const CREATE_LATENCY_MS = 1500;
@@ -177,13 +182,16 @@ async function ensureProcesses(count: number): Promise<void> {
   while (processes.length < count) await startProcess();
 }
 
+let started = 0;
+
 async function startProcess(): Promise<void> {
   const metricsPort = await freePort();
+  started += 1;
   const cli = await startWorkerCli({
     configFile,
     temporalAddress: temporalAddress(),
     taskQueue,
-    logFile: path.join(scratch, `worker-${processes.length + 1}.log`),
+    logFile: path.join(scratch, `worker-${started}.log`),
     args: ['--metrics-address', `127.0.0.1:${metricsPort}`, '--census-interval', '0'],
     env: { LATENT_WORKER_FLEET_CENSUS_INTERVAL: String(CENSUS_SECONDS) },
   });
@@ -196,8 +204,8 @@ async function scrape(metricsUrl: string) {
 }
 
 /** Until every process has taken the share that `size` processes give, as its metrics say. */
-async function waitForShares(size: number): Promise<void> {
-  const deadline = Date.now() + 90_000;
+async function waitForShares(size: number, withinMs = 90_000): Promise<void> {
+  const deadline = Date.now() + withinMs;
   for (;;) {
     const seen = await Promise.all(processes.map(async ({ metricsUrl }) => {
       const samples = await scrape(metricsUrl);
@@ -205,7 +213,7 @@ async function waitForShares(size: number): Promise<void> {
     }));
     // Whole requests per second each, adding up to the limit (src/worker/fleetShare.ts, rateShare).
     if (seen.every(({ fleet, rate }) => fleet === size && rate >= Math.floor(REQUESTS_PER_SECOND / size)) && seen.reduce((sum, { rate }) => sum + rate, 0) === REQUESTS_PER_SECOND) return;
-    if (Date.now() > deadline) throw new Error(`the worker processes did not settle on a fleet of ${size} within 90 s: ${JSON.stringify(seen)}`);
+    if (Date.now() > deadline) throw new Error(`the worker processes did not settle on a fleet of ${size} within ${withinMs / 1000} s: ${JSON.stringify(seen)}`);
     await delay(500);
   }
 }
@@ -306,8 +314,12 @@ describe('cloud limits for the whole fleet', () => {
   }, 240_000);
 
   it('a process that joins during a burst takes part without taking the fleet above the limits', async () => {
+    // A retry finds the newcomer of its first try: it goes, and the others wait until they count it
+    // gone (its last poll 75 s old) and have settled.
+    const leftOver = processes.length > 2;
+    while (processes.length > 2) await processes.pop()!.cli.process.stop(5_000);
     await ensureProcesses(2);
-    await waitForShares(2);
+    await waitForShares(2, leftOver ? 180_000 : 90_000);
     let burstEndedAt = Number.POSITIVE_INFINITY;
     // Long enough (at 4 requests a second, some 40 s at best) for the newcomer to start and settle inside it.
     const burstDone = runBurst(3 * LIFECYCLES).finally(() => (burstEndedAt = Date.now()));
@@ -331,6 +343,7 @@ describe('cloud limits for the whole fleet', () => {
     expect(Math.min(...shares)).toBe(Math.floor(REQUESTS_PER_SECOND / 3));
     expect(creates).toBeLessThanOrEqual(MAX_CREATES);
     expect(rate.excess).toBeLessThanOrEqual(ARRIVAL_SLACK);
-    // A bound for a machine busy with the rest of the suite: the whole test took 193 s on one.
-  }, 420_000);
+    // A bound for a machine busy with the rest of the suite (the whole test took 193 s on one), and
+    // for a retry's wait for the first try's newcomer to be counted gone.
+  }, 600_000);
 });
