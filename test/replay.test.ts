@@ -93,6 +93,10 @@ describe('committed lifecycle histories', () => {
         // Recorded with the watched lean shape (patched 'lean-watched-lifecycle' alone: every change above on, the boot
         // told by the status watcher, the input check, token check and image resolution in one local activity).
         'lean-watched-released.json',
+        // Recorded by test/create-slot-wait.test.ts: a create that found no create slot in any of its tries. By 79dd88c's
+        // workflow code, which failed the lifecycle; and with patched('create-slot-wait-spends-no-attempt'), launched again.
+        'create-found-no-slot-failed.json',
+        'create-slot-waited.json',
       ]),
     );
   });

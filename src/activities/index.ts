@@ -21,14 +21,16 @@ export interface ActivityDeps {
   undeletableAfterMs?: number;
   /** How long a create's POST without an answer is given to show its server; 60 s by default. */
   inFlightWaitMs?: number;
+  /** How long a create waits for one of its cloud's create slots before its attempt fails; 40 s by default. */
+  createSlotWaitMs?: number;
   /** The fleet status watcher's run length and feed tuning (tests, the bench); its defaults when absent. */
   statusWatch?: StatusWatchOptions;
 }
 
 /** Every side effect of a lifecycle or of the reaper, built from the worker process's own dependencies. */
-export function createActivities({ clouds, notifier = logNotifier, deployment, onUndeletable, undeletableAfterMs, inFlightWaitMs, statusWatch }: ActivityDeps) {
+export function createActivities({ clouds, notifier = logNotifier, deployment, onUndeletable, undeletableAfterMs, inFlightWaitMs, createSlotWaitMs, statusWatch }: ActivityDeps) {
   const adopting = <I extends WorkerRef, O>(activity: (input: I) => Promise<O>) => adoptingWorker(clouds, activity);
-  const servers = serverActivities(clouds, { deployment, notifier, recipientsOf: (workerName) => clouds.recipientsOf(workerName), onUndeletable, undeletableAfterMs, inFlightWaitMs });
+  const servers = serverActivities(clouds, { deployment, notifier, recipientsOf: (workerName) => clouds.recipientsOf(workerName), onUndeletable, undeletableAfterMs, inFlightWaitMs, createSlotWaitMs });
   const reports = reportActivities(clouds, notifier);
   const watch = statusWatchActivities(clouds, statusWatch);
   const authenticate = adopting(authenticateActivity(clouds));

@@ -65,6 +65,8 @@ export interface ServerActivityOptions {
   undeletableAfterMs?: number;
   /** How long a POST without an answer is given to show its server; default IN_FLIGHT_WAIT_MS. */
   inFlightWaitMs?: number;
+  /** How long a create waits for a create slot before its attempt fails; default CREATE_SLOT_WAIT_MS. */
+  createSlotWaitMs?: number;
 }
 
 /** What the delete did, beyond deleting: for the lifecycle's status. */
@@ -110,7 +112,7 @@ const CREATE_SLOT_WAIT_MS = 40_000;
 /** setTimeout's limit: a later boot deadline is as good as none for one activity attempt. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export function serverActivities(clouds: CloudRegistry, { deployment, notifier, recipientsOf, onUndeletable, undeletableAfterMs = UNDELETABLE_AFTER_MS, inFlightWaitMs = IN_FLIGHT_WAIT_MS }: ServerActivityOptions) {
+export function serverActivities(clouds: CloudRegistry, { deployment, notifier, recipientsOf, onUndeletable, undeletableAfterMs = UNDELETABLE_AFTER_MS, inFlightWaitMs = IN_FLIGHT_WAIT_MS, createSlotWaitMs = CREATE_SLOT_WAIT_MS }: ServerActivityOptions) {
   async function createServer(input: CreateServerInput): Promise<CreatedServer> {
     const cloud = clouds.forWorker(input.workerName);
     const share = clouds.shareFor(input.workerName);
@@ -147,8 +149,8 @@ export function serverActivities(clouds: CloudRegistry, { deployment, notifier, 
       nics,
     });
     const release = await share.createSlots.acquire(
-      CREATE_SLOT_WAIT_MS,
-      () => ApplicationFailure.retryable(`no create slot free within ${CREATE_SLOT_WAIT_MS / 1000} s (max_concurrent_creates ${share.limits.maxConcurrentCreates} of ${share.name}, of which this worker process has ${share.createSlots.size})`, FAILURE_TYPES.createSlotTimeout),
+      createSlotWaitMs,
+      () => ApplicationFailure.retryable(`no create slot free within ${createSlotWaitMs / 1000} s (max_concurrent_creates ${share.limits.maxConcurrentCreates} of ${share.name}, of which this worker process has ${share.createSlots.size})`, FAILURE_TYPES.createSlotTimeout),
       signal,
     );
     try {

@@ -46,6 +46,8 @@ export interface LatentWorkerOptions {
   sealingKeys?: SealingKey[];
   /** How long a create's POST without an answer is given to show its server (tests); 60 s by default. */
   inFlightWaitMs?: number;
+  /** How long a create waits for a create slot before its attempt fails (tests); 40 s by default. */
+  createSlotWaitMs?: number;
   /** The status watcher's run length and feed tuning (tests, the bench); its defaults when absent. */
   statusWatch?: StatusWatchOptions;
   /**
@@ -112,6 +114,7 @@ export async function createLatentWorker(options: LatentWorkerOptions): Promise<
       onUndeletable: (workerName) => metrics.serverUndeletable(workerName),
       undeletableAfterMs: options.config.deletes.reportAfterSeconds * 1000,
       inFlightWaitMs: options.inFlightWaitMs,
+      createSlotWaitMs: options.createSlotWaitMs,
       statusWatch: options.statusWatch,
     }),
   });

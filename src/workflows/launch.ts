@@ -19,7 +19,9 @@ const CAPACITY_BACKOFF_MAX_MS = 5 * 60_000;
 /**
  * Creates the server and waits for ACTIVE. A server that goes to ERROR or misses boot_timeout is
  * deleted and another launched, up to launch_attempts; a full quota is waited out with capped
- * backoff, bounded by missing_timeout, without spending an attempt. Errors that a new server
+ * backoff, bounded by missing_timeout, without spending an attempt. So is a create that found
+ * every one of the fleet's create slots taken through all its tries, at once: those tries waited
+ * already, and the next may reach a worker process with a slot free. Errors that a new server
  * cannot fix (unknown flavor, invalid request) end the lifecycle at once.
  */
 export async function launchServer(state: LifecycleState, image: ResolvedImage | undefined): Promise<void> {
@@ -38,13 +40,18 @@ export async function launchServer(state: LifecycleState, image: ResolvedImage |
     } catch (error) {
       const type = failureType(error);
       if (!isCancellation(error)) countLaunchFailed(spec.name, type);
+      if (type === FAILURE_TYPES.createSlotTimeout && state.shape.has('create-slot-wait-spends-no-attempt')) {
+        state.launchFailed(`launch ${launch}: ${failureMessage(error)}`);
+        if (Date.now() >= capacityDeadline) throw noCapacity(spec.missingTimeoutSeconds, failureMessage(error));
+        continue;
+      }
       if (!type || !(BOOT_FAILURES.has(type) || NO_CAPACITY.has(type))) throw error;
       const reason = failureMessage(error);
       await deleteLaunchedServer(state);
       state.launchFailed(`launch ${launch}: ${reason}`);
       if (NO_CAPACITY.has(type)) {
         const wait = Math.min(capacityWaitMs, capacityDeadline - Date.now());
-        if (wait <= 0) throw ApplicationFailure.nonRetryable(`no capacity within missing_timeout (${spec.missingTimeoutSeconds} s): ${reason}`, FAILURE_TYPES.noCapacity);
+        if (wait <= 0) throw noCapacity(spec.missingTimeoutSeconds, reason);
         state.publish();
         await sleep(wait, { summary: `quota full: waiting ${Math.round(wait / 1000)} s for capacity` });
         capacityWaitMs = Math.min(capacityWaitMs * 2, CAPACITY_BACKOFF_MAX_MS);
@@ -133,6 +140,10 @@ function serverNameFor(state: LifecycleState, launch: number): string {
   const workerName = state.spec.name;
   // Lifecycles started before names took the run id's random tail keep the names they began with.
   return state.shape.has('unique-server-names') ? serverName(workerName, runId, launch) : serverNameFromRunIdHead(workerName, runId, launch);
+}
+
+function noCapacity(missingTimeoutSeconds: number, reason: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(`no capacity within missing_timeout (${missingTimeoutSeconds} s): ${reason}`, FAILURE_TYPES.noCapacity);
 }
 
 function failureType(error: unknown): string | undefined {

@@ -9,7 +9,14 @@ export type Change =
   | 'continue-as-new'
   | 'delete-before-notify'
   | 'outcome-search-attribute'
-  | 'boot-told-by-cloud-watcher';
+  | 'boot-told-by-cloud-watcher'
+  | 'create-slot-wait-spends-no-attempt';
+
+/**
+ * Changes made after the watched shape. Each is asked only where a lifecycle first takes the path
+ * it changes, so only the lifecycles that do write its marker.
+ */
+const ASKED_WHERE_TAKEN = new Set<Change>(['create-slot-wait-spends-no-attempt']);
 
 /**
  * Which shape of the lifecycle a history was made by. Every patch marker costs a run two history
@@ -36,6 +43,7 @@ export class LifecycleShape {
   }
 
   has(change: Change): boolean {
+    if (ASKED_WHERE_TAKEN.has(change)) return patched(change);
     if (this.watched) return true;
     // The lean shape came before the status watcher: its histories say with a marker whether they had it.
     if (change === 'boot-told-by-cloud-watcher') return patched(change);

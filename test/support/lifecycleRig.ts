@@ -52,6 +52,8 @@ export interface LifecycleRigOptions {
   metrics?: WorkerMetrics;
   /** Per-request timeout of the worker's OpenStack calls. */
   httpTimeoutMs?: number;
+  /** How long a create waits for a create slot before its attempt fails. */
+  createSlotWaitMs?: number;
 }
 
 /**
@@ -60,7 +62,7 @@ export interface LifecycleRigOptions {
  */
 export async function startLifecycleRig(
   workers: ({ name: string } & Record<string, unknown>)[],
-  { simulator: simulatorOptions = { bootDelayMs: 300, deleteDelayMs: 100 }, notify, deployment, address, dataConverter, keystone, workflowBundlePath, cloudLimits, sealingKeys, deletes, notifier, metrics, httpTimeoutMs }: LifecycleRigOptions = {},
+  { simulator: simulatorOptions = { bootDelayMs: 300, deleteDelayMs: 100 }, notify, deployment, address, dataConverter, keystone, workflowBundlePath, cloudLimits, sealingKeys, deletes, notifier, metrics, httpTimeoutMs, createSlotWaitMs }: LifecycleRigOptions = {},
 ): Promise<LifecycleRig> {
   const suffix = randomUUID().slice(0, 6);
   const nameOf = (base: string): string => `${base}-${suffix}`;
@@ -72,7 +74,7 @@ export async function startLifecycleRig(
   );
   const taskQueue = uniqueTaskQueue('lifecycle');
   const connection = await NativeConnection.connect({ address: address ?? temporalAddress() });
-  const { worker, clouds } = await createLatentWorker({ connection, namespace: 'default', taskQueue, config, pollIntervalMs: 100, dataConverter, workflowBundlePath, sealingKeys, notifier, metrics, httpTimeoutMs });
+  const { worker, clouds } = await createLatentWorker({ connection, namespace: 'default', taskQueue, config, pollIntervalMs: 100, dataConverter, workflowBundlePath, sealingKeys, notifier, metrics, httpTimeoutMs, createSlotWaitMs });
   const running = worker.run();
   const client = new LatentWorkerClient(await connectClient(address, dataConverter), taskQueue);
   return {
