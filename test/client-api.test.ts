@@ -71,6 +71,8 @@ describe('LatentWorkerClient, as a CI master uses it', () => {
     let attach: Promise<void> | undefined;
     for await (const status of master.watch(name, { intervalMs: 25 })) {
       phases.push(status.phase);
+      // The first phase seen: one describe for it, one query for the whole status.
+      if (phases.length === 1) expect(calls).toEqual({ describe: 1, query: 1 });
       // A second of ticks in one phase before the CI worker connects.
       if (status.phase === 'waiting-for-attach') attach = delay(1000).then(() => master.attached(name));
       if (status.phase === 'attached') {

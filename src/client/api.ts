@@ -239,7 +239,7 @@ export class LatentWorkerClient {
       const description = await this.onLifecycle(workerName, () => this.handle(workerName).describe());
       const phase = description.typedSearchAttributes.get(phaseKey);
       if (description.status.name !== 'RUNNING' || phase === undefined || phase !== seenPhase) {
-        const { status, closed } = description.status.name === 'RUNNING' ? await this.currentStatus(workerName) : { status: await this.closedStatus(workerName), closed: true };
+        const { status, closed } = description.status.name === 'RUNNING' ? await this.statusWhileRunning(workerName) : { status: await this.closedStatus(workerName), closed: true };
         seenPhase = phase;
         const key = `${status.phase}/${status.outcome ?? ''}`;
         if (key !== last) yield status;
@@ -265,17 +265,16 @@ export class LatentWorkerClient {
     return latest!;
   }
 
-  /** The status, and whether the lifecycle has closed (then the status is its last). */
-  private async currentStatus(workerName: string): Promise<{ status: LifecycleStatus; closed: boolean }> {
-    const handle = this.handle(workerName);
-    const { status: execution } = await this.onLifecycle(workerName, () => handle.describe());
-    if (execution.name === 'RUNNING') {
-      try {
-        return { status: await this.status(workerName), closed: false };
-      } catch (error) {
-        // Closed between the two calls: read how it ended instead.
-        if ((await handle.describe()).status.name === 'RUNNING') throw error;
-      }
+  /**
+   * The status of a lifecycle a describe has just shown running, and whether it has closed since
+   * (then the status is its last).
+   */
+  private async statusWhileRunning(workerName: string): Promise<{ status: LifecycleStatus; closed: boolean }> {
+    try {
+      return { status: await this.status(workerName), closed: false };
+    } catch (error) {
+      // Closed since: read how it ended instead.
+      if ((await this.handle(workerName).describe()).status.name === 'RUNNING') throw error;
     }
     return { status: await this.closedStatus(workerName), closed: true };
   }

@@ -29,8 +29,8 @@ export class RateLimiter {
   private toleranceMs = 0;
   /** The theoretical time of the next turn if every earlier one had been evenly spaced (GCRA). */
   private theoreticalAt = 0;
-  /** The last `perWindow` turns given out, oldest first: a new turn comes a window after the oldest. */
-  private turns: number[] = [];
+  /** The last `perWindow` turns given out: a new turn comes a window after the oldest. */
+  private turns = new LatestTurns(1);
   /** Wakes the requests that wait for a rate above 0. */
   private readonly rateGiven = new EventTarget();
 
@@ -65,7 +65,7 @@ export class RateLimiter {
     this.windowMs = (perSecond < 1 ? 1000 / perSecond : 1000) + WINDOW_SPARE_MS;
     this.intervalMs = this.windowMs / this.perWindow;
     this.toleranceMs = (Math.ceil(this.perWindow / 10) - 1) * this.intervalMs;
-    this.turns = this.turns.slice(-this.perWindow);
+    this.turns = this.turns.keeping(this.perWindow);
     this.rateGiven.dispatchEvent(new Event('rate'));
   }
 
@@ -88,8 +88,8 @@ export class RateLimiter {
       }
     }
     const now = this.now();
-    const windowFull = this.turns.length >= this.perWindow ? this.turns[0]! + this.windowMs : Number.NEGATIVE_INFINITY;
-    const turn = Math.max(now, this.theoreticalAt - this.toleranceMs, windowFull, this.turns.at(-1) ?? Number.NEGATIVE_INFINITY);
+    const windowFull = this.turns.full ? this.turns.oldest + this.windowMs : Number.NEGATIVE_INFINITY;
+    const turn = Math.max(now, this.theoreticalAt - this.toleranceMs, windowFull, this.turns.newest);
     const waitMs = turn - now;
     const waitedMs = now - startedAt;
     if (waitMs + waitedMs > maxWaitMs) {
@@ -101,7 +101,6 @@ export class RateLimiter {
     }
     this.theoreticalAt = Math.max(this.theoreticalAt, turn) + this.intervalMs;
     this.turns.push(turn);
-    if (this.turns.length > this.perWindow) this.turns.shift();
     this.onTurn(waitMs + waitedMs, false);
     if (waitMs > 0) await delay(waitMs, signal);
   }
@@ -127,5 +126,47 @@ export class RateLimiter {
       this.rateGiven.addEventListener('rate', onRate, { once: true });
       signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+}
+
+/**
+ * The latest turns, up to a capacity, in a ring: a request costs the same at a rate of 10,000 a
+ * second (the config's bound) as at 1.
+ */
+class LatestTurns {
+  private readonly ring: number[];
+  /** Where the next turn goes, which is the oldest's place once the ring is full. */
+  private next = 0;
+  private count = 0;
+
+  constructor(readonly capacity: number) {
+    this.ring = new Array<number>(capacity);
+  }
+
+  get full(): boolean {
+    return this.count === this.capacity;
+  }
+
+  /** Only when there is one. */
+  get oldest(): number {
+    return this.ring[this.full ? this.next : 0]!;
+  }
+
+  get newest(): number {
+    return this.count === 0 ? Number.NEGATIVE_INFINITY : this.ring[(this.next + this.capacity - 1) % this.capacity]!;
+  }
+
+  push(turn: number): void {
+    this.ring[this.next] = turn;
+    this.next = (this.next + 1) % this.capacity;
+    this.count = Math.min(this.count + 1, this.capacity);
+  }
+
+  /** The newest `capacity` of these turns, in a ring of that size. */
+  keeping(capacity: number): LatestTurns {
+    const kept = new LatestTurns(capacity);
+    const from = Math.max(0, this.count - capacity);
+    for (let i = from; i < this.count; i += 1) kept.push(this.ring[(this.next - this.count + i + this.capacity) % this.capacity]!);
+    return kept;
   }
 }
