@@ -2,6 +2,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAILURE_TYPES } from '../src/contract/names.js';
+import { waitFor } from './chaos/waits.js';
 import { startLifecycleRig, type LifecycleRig } from './support/lifecycleRig.js';
 
 // A create that finds every create slot of its cloud taken, through all of its activity's tries,
@@ -24,16 +25,6 @@ afterAll(async () => {
   await rig?.stop();
 });
 
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
 async function attachAndRelease(name: string) {
   await rig.client.waitForPhase(name, 'waiting-for-attach', { intervalMs: 50 });
   await rig.client.attached(name);
@@ -48,15 +39,20 @@ describe('a create that finds no free create slot', () => {
     const impatient = rig.nameOf('impatient');
     const hang = rig.simulator.faults.inject({ kind: 'hang', route: 'nova.servers.create', count: 1 });
     await rig.client.substantiate(rig.config.workers.get(holder)!.specFor());
-    await waitFor('the holder’s POST held by Nova', 30_000, () => (rig.simulator.faults.list().find((rule) => rule.id === hang.id)?.fired === 1 ? true : undefined));
+    await waitFor('the holder’s POST held by Nova', () => rig.simulator.faults.list().find((rule) => rule.id === hang.id)?.fired === 1, 30_000);
 
     await rig.client.substantiate(rig.config.workers.get(waiter)!.specFor());
     const gaveUp = (await rig.client.substantiate(rig.config.workers.get(impatient)!.specFor())).result().catch((error: unknown) => error);
     // Six tries of 0.3 s with backoff 1, 2, 4, 8 and 16 s between them: the first launch ends after about 33 s.
-    const failures = await waitFor('the waiter’s first launch to end', 90_000, async () => {
-      const status = await rig.client.status(waiter);
-      return status.launchFailures?.length ? status.launchFailures : undefined;
-    });
+    const failures = await waitFor(
+      'the waiter’s first launch to end',
+      async () => {
+        const status = await rig.client.status(waiter);
+        return status.launchFailures?.length ? status.launchFailures : undefined;
+      },
+      90_000,
+      200,
+    );
     expect(failures[0]).toMatch(/^launch 1: no create slot free within 0\.3 s \(max_concurrent_creates 1 of .*, of which this worker process has 1\)$/);
     // Its missing_timeout (10 s) has passed by the end of its first launch: it ends, having made no server.
     const failure = await gaveUp;

@@ -147,9 +147,9 @@ class LatestTurns {
     return this.count === this.capacity;
   }
 
-  /** Only when there is one. */
+  /** Only when full: then it sits where the next turn goes. */
   get oldest(): number {
-    return this.ring[this.full ? this.next : 0]!;
+    return this.ring[this.next]!;
   }
 
   get newest(): number {

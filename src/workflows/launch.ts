@@ -41,8 +41,9 @@ export async function launchServer(state: LifecycleState, image: ResolvedImage |
       const type = failureType(error);
       if (!isCancellation(error)) countLaunchFailed(spec.name, type);
       if (type === FAILURE_TYPES.createSlotTimeout && state.shape.has('create-slot-wait-spends-no-attempt')) {
-        state.launchFailed(`launch ${launch}: ${failureMessage(error)}`);
-        if (Date.now() >= capacityDeadline) throw noCapacity(spec.missingTimeoutSeconds, failureMessage(error));
+        const reason = failureMessage(error);
+        state.launchFailed(`launch ${launch}: ${reason}`);
+        if (Date.now() >= capacityDeadline) throw noCapacity(spec.missingTimeoutSeconds, reason);
         continue;
       }
       if (!type || !(BOOT_FAILURES.has(type) || NO_CAPACITY.has(type))) throw error;
