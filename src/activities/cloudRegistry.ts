@@ -7,6 +7,7 @@ import type { LoadedConfig, ResolvedWorker } from '../config/load.js';
 import { cloudScopeOf, workerOrThrow } from '../config/load.js';
 import { cloudLabel } from '../config/credentials.js';
 import type { ImageFunction } from '../config/serverOptions.js';
+import { GoneNotices } from './goneNotices.js';
 import { LookupCache } from './lookupCache.js';
 import { ServerCap, type ServerCapOptions } from './serverCap.js';
 import { OWNER_KEYS } from './ownerKeys.js';
@@ -69,6 +70,7 @@ export class CloudRegistry {
   private readonly shares = new Map<string, CloudShare>();
   private readonly pools = new Map<string, HttpClient>();
   private readonly watchers = new Map<string, ServerWatcher>();
+  private readonly gone = new Map<string, GoneNotices>();
   /** Workers defined by CI masters, by name, with the account they were opened from. */
   private readonly masterDefined = new Map<string, { account: string; worker: ResolvedWorker }>();
   private shareOf: ShareOf;
@@ -199,6 +201,21 @@ export class CloudRegistry {
   /** Where the fleet's status watcher of `cloud` (as `distinctClouds` names it) reports its lists: the same health metrics as the process's poller. */
   statusWatchHealth(cloud: string): { listed(ok: boolean, waiting: number): void } | undefined {
     return this.options.watcherHealth?.(cloud);
+  }
+
+  /** What the fleet's status watcher of `cloud` (as `distinctClouds` names it), while it runs here, saw gone. */
+  goneNotices(cloud: string): GoneNotices {
+    let notices = this.gone.get(cloud);
+    if (!notices) {
+      notices = new GoneNotices();
+      this.gone.set(cloud, notices);
+    }
+    return notices;
+  }
+
+  /** The gone notices of the worker's cloud, project and region. */
+  goneNoticesFor(workerName: string): GoneNotices {
+    return this.goneNotices(cloudScopeOf(this.worker(workerName).credentials));
   }
 
   /** The worker's image function (the seed's callable), which stays in this process. */

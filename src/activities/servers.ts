@@ -214,8 +214,9 @@ export function serverActivities(clouds: CloudRegistry, { deployment, notifier, 
   }
 
   /**
-   * Deletes and then waits, reading the server itself (src/activities/goneWait.ts), until Nova no
-   * longer shows it; a 404 counts as done. While Nova has the server this never gives up: every failure
+   * Deletes and then waits until Nova no longer shows the server: told by the fleet's status
+   * watcher when it runs in this process (src/activities/goneNotices.ts), otherwise by reading the
+   * server itself (src/activities/goneWait.ts); a 404 counts as done. While Nova has the server this never gives up: every failure
    * (a lock's 409, a 400 or 403 on a server in an odd state, an unusable page of the status list,
    * Keystone down) is retried with the lifecycle's capped backoff. Past `undeletableAfterMs` it is
    * reported once (notification and metric), and retried still.
@@ -235,9 +236,13 @@ export function serverActivities(clouds: CloudRegistry, { deployment, notifier, 
       if ((await cloudCall(() => nova.deleteServer(serverId, { signal }))) === 'already-gone') return done;
       let status = 'deleting';
       const until = Date.now() + Math.max(0, info.startToCloseTimeoutMs - GONE_WAIT_MARGIN_MS);
+      const notices = clouds.goneNoticesFor(reach);
       await whileHeartbeating(
         () => ({ ...progress, status }),
-        () => lookUntilGone(serverId, (options) => cloudCall(() => nova.getServer(serverId, options)), { signal, until, onStatus: (seen) => (status = seen) }),
+        async () => {
+          if (await notices.waitGone(serverId, { signal, until })) return;
+          await lookUntilGone(serverId, (options) => cloudCall(() => nova.getServer(serverId, options)), { signal, until, onStatus: (seen) => (status = seen) });
+        },
       );
       return done;
     } catch (error) {

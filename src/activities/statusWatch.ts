@@ -57,7 +57,8 @@ const BACKOFF_MAX_MS = 10_000;
 export function statusWatchActivities(clouds: CloudRegistry, { runForMs = WATCH_RUN_MS, feed: feedTuning }: StatusWatchOptions = {}) {
   /**
    * Lists the cloud's changes and signals each lifecycle whose server finished booting, until its
-   * run is over, then returns where it stopped. Its heartbeat carries the cursor: when its process
+   * run is over, then returns where it stopped. Deletes sent from this process meanwhile learn from
+   * the same lists when their servers are gone (src/activities/goneNotices.ts). Its heartbeat carries the cursor: when its process
    * dies, the heartbeat timeout hands the next attempt, on another process, the same cursor, and
    * nothing that changed meanwhile is missed. A list or signal that fails is tried again from the
    * same cursor with capped backoff, for as long as the watch runs: lifecycles have their own
@@ -80,6 +81,8 @@ export function statusWatchActivities(clouds: CloudRegistry, { runForMs = WATCH_
     const heartbeats = setInterval(() => heartbeat(progress()), HEARTBEAT_EVERY_MS);
     const workflows = getClient().workflow;
     const health = clouds.statusWatchHealth(input.cloud);
+    const goneNotices = clouds.goneNotices(input.cloud);
+    const stopFollowing = goneNotices.watchStarted();
     log.info(`watching ${input.cloud} for deployment ${input.deployment} from ${progress().cursor} (attempt ${info.attempt})`);
     let backoffMs = 0;
     try {
@@ -89,6 +92,7 @@ export function statusWatchActivities(clouds: CloudRegistry, { runForMs = WATCH_
           const list = await feed.list({ signal });
           await tell(workflows, list.settled);
           feed.advance(list);
+          goneNotices.listed(list.gone);
           health?.listed(true, feed.bootingCount);
           backoffMs = 0;
           delayMs = feed.nextDelayMs();
@@ -103,6 +107,7 @@ export function statusWatchActivities(clouds: CloudRegistry, { runForMs = WATCH_
       }
     } finally {
       clearInterval(heartbeats);
+      stopFollowing();
     }
     return { cursor: progress().cursor };
   }

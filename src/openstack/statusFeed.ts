@@ -16,6 +16,8 @@ export interface BootSettled {
 /** What one list found, and the `changes-since` that continues after it once its news is delivered. */
 export interface FeedList {
   settled: BootSettled[];
+  /** Every server the list showed DELETED, of whatever owner: a deleted server may have lost its metadata. */
+  gone: string[];
   cursor: number;
 }
 
@@ -102,6 +104,7 @@ export class StatusFeed {
     const { servers, listedAt } = await this.source.listServerChanges(new Date(this.cursorMs), options);
     this.calls.lists += 1;
     const settled: BootSettled[] = [];
+    const gone = servers.filter((server) => server.status === 'DELETED').map((server) => server.id);
     for (const server of servers) {
       const workflowId = server.metadata?.[this.settings.ownerKeys.workflowId];
       if (server.metadata?.[this.settings.ownerKeys.deployment] !== this.settings.deployment || !workflowId) continue;
@@ -117,7 +120,7 @@ export class StatusFeed {
     for (const [serverId, since] of this.booting) if (startedAt - since > TRACK_BOOT_MS) this.booting.delete(serverId);
     // Without a Date header the local clock stands in for the cloud's; the margin covers modest skew.
     const cloudTime = listedAt ? listedAt.getTime() : startedAt;
-    return { settled, cursor: Math.max(this.cursorMs, cloudTime - DATE_HEADER_RESOLUTION_MS - this.options.marginMs) };
+    return { settled, gone, cursor: Math.max(this.cursorMs, cloudTime - DATE_HEADER_RESOLUTION_MS - this.options.marginMs) };
   }
 
   /** The list's news was delivered: remember what was said, and continue after it. */
