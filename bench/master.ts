@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { LatentWorkerClient } from '../src/client/api.js';
 import type { ServerEvent } from '../src/simulator/index.js';
 import type { WorkerSpec } from '../src/workflows/types.js';
@@ -34,6 +35,8 @@ export interface BatchOptions {
   startConcurrency: number;
   /** Signal calls in flight at once. */
   signalConcurrency: number;
+  /** How long after the simulator made a server ACTIVE its CI worker attaches; default at once. */
+  attachAfterMs?: number;
   /** Epoch ms after which unfinished lifecycles count as failed. */
   deadline: number;
   /** Settles with a reason when the batch cannot go on (a worker process died): fail it then, not at the deadline. */
@@ -49,8 +52,8 @@ export interface BatchRun {
 
 /**
  * Plays the CI master for every spec at once: substantiate, `attached` and then `release` as soon
- * as the simulator has made the server ACTIVE (the CI worker in a real VM connects after boot,
- * whether or not the lifecycle has noticed), then waits for each lifecycle's result.
+ * as the simulator has made the server ACTIVE, or `attachAfterMs` later (the CI worker in a real VM
+ * connects after boot, whether or not the lifecycle has noticed), then waits for each lifecycle's result.
  */
 export async function runBatch(options: BatchOptions): Promise<BatchRun> {
   const { client, specs, timeline } = options;
@@ -68,6 +71,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchRun> {
     record.attachSentAt = -1;
     signals.push(
       signal(async () => {
+        if (options.attachAfterMs) await sleep(options.attachAfterMs);
         record.attachSentAt = Date.now();
         await client.attached(name);
         await client.release(name);

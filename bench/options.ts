@@ -41,6 +41,8 @@ export interface BenchOptions {
   serverConfig: Record<string, unknown>;
   startConcurrency: number;
   signalConcurrency: number;
+  /** How long after ACTIVE the master hears from the CI worker. */
+  attachAfterMs: number;
   out: string;
   timeoutSeconds: number;
 }
@@ -99,6 +101,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     .option('--server-config <key=json>', 'dynamic config of the Temporal dev server (repeatable), e.g. matching.numTaskqueueReadPartitions=1', serverConfigValue, {})
     .option('--start-concurrency <n>', 'substantiate calls in flight at once', integer(1, 10_000), 100)
     .option('--signal-concurrency <n>', 'attached/release calls in flight at once', integer(1, 10_000), 100)
+    .option('--attach-after-ms <ms>', "the CI worker attaches this long after its server is ACTIVE (a real guest still boots its OS and starts the worker); 0: at once", integer(0, 600_000), 0)
     .option('--out <file>', 'JSON report (default .scratch/bench/report-<timestamp>.json)')
     .option('--timeout <seconds>', 'everything is stopped and the run fails after this long', integer(10, 86_400), 1800)
     .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))

@@ -267,6 +267,7 @@ async function runOneBatch(
     timeline,
     startConcurrency: o.startConcurrency,
     signalConcurrency: o.signalConcurrency,
+    attachAfterMs: o.attachAfterMs,
     deadline: startedAt.getTime() + o.timeoutSeconds * 1000 - 30_000,
     abort: Promise.race(workers.map((w) => w.exited.then((how) => `worker process ${w.pid} exited (${how}); see its log`))),
     progress: say,
