@@ -149,9 +149,10 @@ export function statusWatchActivities(clouds: CloudRegistry, { runForMs = WATCH_
 async function tell(workflows: ReturnType<typeof getClient>['workflow'], settled: BootSettled[]): Promise<void> {
   for (let i = 0; i < settled.length; i += SIGNALS_IN_FLIGHT) {
     await Promise.all(
-      settled.slice(i, i + SIGNALS_IN_FLIGHT).map(async ({ workflowId, serverId, status }) => {
+      settled.slice(i, i + SIGNALS_IN_FLIGHT).map(async ({ workflowId, serverId, status, seenAt }) => {
+        const change: ServerStatusChange = { serverId, status, seenAt: new Date(seenAt).toISOString() };
         try {
-          await workflows.withDeadline(Date.now() + SIGNAL_TIMEOUT_MS, () => workflows.getHandle(workflowId).signal<[ServerStatusChange]>(SERVER_STATUS_SIGNAL, { serverId, status }));
+          await workflows.withDeadline(Date.now() + SIGNAL_TIMEOUT_MS, () => workflows.getHandle(workflowId).signal<[ServerStatusChange]>(SERVER_STATUS_SIGNAL, change));
         } catch (error) {
           if (!(error instanceof WorkflowNotFoundError)) throw error;
         }

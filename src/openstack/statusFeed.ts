@@ -11,6 +11,8 @@ export interface BootSettled {
   serverId: string;
   workflowId: string;
   status: 'ACTIVE' | 'ERROR';
+  /** When the list that showed it came back (local clock, epoch ms). */
+  seenAt: number;
 }
 
 /** What one list found, and the `changes-since` that continues after it once its news is delivered. */
@@ -102,6 +104,7 @@ export class StatusFeed {
   async list(options: CallOptions = {}): Promise<FeedList> {
     const startedAt = this.now();
     const { servers, listedAt } = await this.source.listServerChanges(new Date(this.cursorMs), options);
+    const seenAt = this.now();
     this.calls.lists += 1;
     const settled: BootSettled[] = [];
     const gone = servers.filter((server) => server.status === 'DELETED').map((server) => server.id);
@@ -110,7 +113,7 @@ export class StatusFeed {
       if (server.metadata?.[this.settings.ownerKeys.deployment] !== this.settings.deployment || !workflowId) continue;
       if (SETTLED.has(server.status)) {
         this.booting.delete(server.id);
-        if (this.told.get(server.id) !== server.status) settled.push({ serverId: server.id, workflowId, status: server.status as BootSettled['status'] });
+        if (this.told.get(server.id) !== server.status) settled.push({ serverId: server.id, workflowId, status: server.status as BootSettled['status'], seenAt });
       } else if (server.status === 'DELETED') {
         this.booting.delete(server.id);
       } else if (!this.booting.has(server.id)) {

@@ -90,8 +90,7 @@ async function createAndBoot(state: LifecycleState, image: ResolvedImage | undef
   // process has in its config, so no watcher for it: it polls as before.
   const told = state.shape.has('boot-told-by-cloud-watcher');
   if (told && spec.sealedCredentials === undefined) {
-    await waitForBootTold(state, server.id, server.name);
-    state.mark('activeAt');
+    state.mark('activeAt', await waitForBootTold(state, server.id, server.name));
     return;
   }
   await waiting.waitForActive.executeWithOptions({ summary: `wait for ${server.name} to be ACTIVE (boot_timeout ${spec.bootTimeoutSeconds} s)` }, [

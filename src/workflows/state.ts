@@ -130,8 +130,8 @@ export class LifecycleState {
     };
   }
 
-  mark(milestone: 'activeAt' | 'attachedAt' | 'releasedAt'): void {
-    this.status[milestone] = now();
+  mark(milestone: 'activeAt' | 'attachedAt' | 'releasedAt', at = now()): void {
+    this.status[milestone] = at;
   }
 
   finish(outcome: Outcome, releaseReason?: ReleaseReason): LifecycleResult {
