@@ -54,6 +54,8 @@ export interface LifecycleRigOptions {
   httpTimeoutMs?: number;
   /** How long a create waits for a create slot before its attempt fails. */
   createSlotWaitMs?: number;
+  /** False: the worker asks for no status watcher, so boots are seen by the lifecycles' own looks and deletes read their servers. */
+  statusWatchers?: boolean;
 }
 
 /**
@@ -62,7 +64,7 @@ export interface LifecycleRigOptions {
  */
 export async function startLifecycleRig(
   workers: ({ name: string } & Record<string, unknown>)[],
-  { simulator: simulatorOptions = { bootDelayMs: 300, deleteDelayMs: 100 }, notify, deployment, address, dataConverter, keystone, workflowBundlePath, cloudLimits, sealingKeys, deletes, notifier, metrics, httpTimeoutMs, createSlotWaitMs }: LifecycleRigOptions = {},
+  { simulator: simulatorOptions = { bootDelayMs: 300, deleteDelayMs: 100 }, notify, deployment, address, dataConverter, keystone, workflowBundlePath, cloudLimits, sealingKeys, deletes, notifier, metrics, httpTimeoutMs, createSlotWaitMs, statusWatchers }: LifecycleRigOptions = {},
 ): Promise<LifecycleRig> {
   const suffix = randomUUID().slice(0, 6);
   const nameOf = (base: string): string => `${base}-${suffix}`;
@@ -74,7 +76,7 @@ export async function startLifecycleRig(
   );
   const taskQueue = uniqueTaskQueue('lifecycle');
   const connection = await NativeConnection.connect({ address: address ?? temporalAddress() });
-  const { worker, clouds } = await createLatentWorker({ connection, namespace: 'default', taskQueue, config, pollIntervalMs: 100, dataConverter, workflowBundlePath, sealingKeys, notifier, metrics, httpTimeoutMs, createSlotWaitMs });
+  const { worker, clouds } = await createLatentWorker({ connection, namespace: 'default', taskQueue, config, pollIntervalMs: 100, dataConverter, workflowBundlePath, sealingKeys, notifier, metrics, httpTimeoutMs, createSlotWaitMs, askForStatusWatchers: statusWatchers });
   const running = worker.run();
   const client = new LatentWorkerClient(await connectClient(address, dataConverter), taskQueue);
   return {
