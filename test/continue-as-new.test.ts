@@ -79,6 +79,8 @@ describe('continue-as-new of an attached lifecycle', () => {
     await recordRun('continued-released', name, latest.runId);
     await recordRun('lean-handed-over', name, runId);
     await recordRun('lean-continued-released', name, latest.runId);
+    await recordRun('steady-handed-over', name, runId);
+    await recordRun('steady-continued-released', name, latest.runId);
   });
 
   it('refuses a late signal pinned to an ended lifecycle instead of ending the next one', async () => {

@@ -70,6 +70,7 @@ describe('launch failures', () => {
     expect(serversOf(name)).toEqual([]);
     await rig.recordHistory('relaunched-after-error', name);
     await rig.recordHistory('lean-relaunched-after-error', name);
+    await rig.recordHistory('steady-relaunched-after-error', name);
   });
 
   it('replaces a server still in BUILD at boot_timeout', async () => {
@@ -89,6 +90,7 @@ describe('launch failures', () => {
     expect(serversOf(name)).toEqual([]);
     await rig.recordHistory('launch-failed', name);
     await rig.recordHistory('lean-launch-failed', name);
+    await rig.recordHistory('steady-launch-failed', name);
   });
 });
 

@@ -107,6 +107,7 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     await rig.recordHistory('released', name);
     await rig.recordHistory('released-outcome-attribute', name);
     await rig.recordHistory('lean-released', name);
+    await rig.recordHistory('steady-released', name);
     await rig.recordHistory('released-boot-told-by-watcher', name);
   });
 
@@ -132,6 +133,7 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     expect(rig.simulator.servers().filter((server) => server.name.startsWith(name))).toEqual([]);
     await rig.recordHistory('missing-deleted-first', name);
     await rig.recordHistory('lean-missing', name);
+    await rig.recordHistory('steady-missing', name);
   });
 
   it('deletes the server when the lifecycle is cancelled while the server is ACTIVE', async () => {
@@ -150,6 +152,7 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     expect(deletes).toHaveLength(1);
     await rig.recordHistory('cancelled', name);
     await rig.recordHistory('lean-cancelled', name);
+    await rig.recordHistory('steady-cancelled', name);
   });
 
   it('joins the running lifecycle when the same worker is substantiated twice', async () => {
@@ -194,5 +197,6 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     expect(rig.simulator.servers().filter((server) => server.name.startsWith(name))).toEqual([]);
     await rig.recordHistory('idle-released', name);
     await rig.recordHistory('lean-idle-released', name);
+    await rig.recordHistory('steady-idle-released', name);
   });
 });

@@ -48,6 +48,7 @@ describe.sequential('quota exhaustion', () => {
     expect(simulator.servers()).toEqual([]);
     await recordHistory(client, 'quota-waited', name);
     await recordHistory(client, 'lean-quota-waited', name);
+    await recordHistory(client, 'steady-quota-waited', name);
   });
 
   it('treats an ERROR server whose fault is a quota as no capacity too', async () => {

@@ -25,6 +25,10 @@ const fixtures = readdirSync(directory).filter((file) => file.endsWith('.json'))
 const UNREPLAYABLE: Record<string, string> = {
   'invalid-input.json': 'recorded by f0a7c61 (input checked in the workflow sandbox)',
   'released-validated-input.json': 'recorded by f0a7c61 (input checked in the workflow sandbox)',
+  // Recorded by facdb45's chaos suite (the status watcher's process killed mid-burst): the process that took the
+  // lifecycle up applied the status signal while it rebuilt the lifecycle for a query, then applied the master's
+  // signals in the task. Its code cannot replay it; the steady shape (src/workflows/shape.ts) does not make such histories.
+  'lean-watched-signal-applied-for-a-query.json': 'recorded by facdb45 (the signal applied by a query, its upsert made before the next)',
 };
 
 function git(...args: string[]): string {
@@ -97,6 +101,22 @@ describe('committed lifecycle histories', () => {
         // workflow code, which failed the lifecycle; and with patched('create-slot-wait-spends-no-attempt'), launched again.
         'create-found-no-slot-failed.json',
         'create-slot-waited.json',
+        // Recorded by the chaos suite on facdb45 (see UNREPLAYABLE).
+        'lean-watched-signal-applied-for-a-query.json',
+        // Recorded with the steady shape (patched 'steady-lifecycle' alone: every change above on, and what changed
+        // written before each point where the master's signals decide, whether the lifecycle then waits or not).
+        'steady-released.json',
+        'steady-missing.json',
+        'steady-cancelled.json',
+        'steady-idle-released.json',
+        'steady-relaunched-after-error.json',
+        'steady-launch-failed.json',
+        'steady-handed-over.json',
+        'steady-continued-released.json',
+        'steady-quota-waited.json',
+        'steady-create-slot-waited.json',
+        // Recorded by test/bench-work.test.ts: attached and release sent while the server boots, so every wait after the boot is passed at once.
+        'steady-released-signalled-while-booting.json',
       ]),
     );
   });

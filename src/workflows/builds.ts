@@ -30,6 +30,7 @@ export async function serveBuilds(state: LifecycleState): Promise<ServingEnd> {
   const idleSeconds = state.spec.buildWaitTimeoutSeconds ?? 600;
   const busyOrReleased = (): boolean => state.released || state.buildsRunning > 0 || historyLarge();
   for (;;) {
+    state.publishBeforeSignalsDecide();
     if (state.released) return 'master';
     if (historyLarge()) return 'continue-as-new';
     if (state.buildsRunning > 0) {

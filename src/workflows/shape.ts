@@ -13,36 +13,43 @@ export type Change =
   | 'create-slot-wait-spends-no-attempt';
 
 /**
- * Changes made after the watched shape. Each is asked only where a lifecycle first takes the path
- * it changes, so only the lifecycles that do write its marker.
+ * Changes made after the watched shape and before the steady one. Each is asked only where a
+ * lifecycle of the watched shape first takes the path it changes, so only those that do write its marker.
  */
 const ASKED_WHERE_TAKEN = new Set<Change>(['create-slot-wait-spends-no-attempt']);
 
 /**
  * Which shape of the lifecycle a history was made by. Every patch marker costs a run two history
  * events (the marker and Temporal's change-version search attribute), so a lifecycle started now
- * records one marker, `lean-watched-lifecycle`: it has every earlier change, the boot told by the
- * cloud's status watcher included, writes what operators see once per workflow task, and does
- * the quick steps (input check, token check, image) in one local activity.
+ * records one marker, `steady-lifecycle`: it has every earlier change, the boot told by the
+ * cloud's status watcher included, writes what operators see once per workflow task, does the
+ * quick steps (input check, token check, image) in one local activity, and writes what changed
+ * before every point where the master's signals decide what comes next, whether or not it then
+ * waits (see `LifecycleState.publishBeforeSignalsDecide`).
  *
  * A history without that marker was made by an earlier shape and replays as it ran: with
- * `lean-lifecycle`, every change but the watcher's (which has its own marker) and the quick steps
- * as three local activities; with neither, each change as its own marker says.
+ * `lean-watched-lifecycle`, the same but for that last rule; with `lean-lifecycle`, every change
+ * but the watcher's (which has its own marker) and the quick steps as three local activities;
+ * with neither, each change as its own marker says.
  */
 export class LifecycleShape {
   private constructor(
     readonly lean: boolean,
     /** The quick steps in one local activity, every change on without a marker of its own. */
     readonly watched: boolean,
+    /** What changed is written before the signals decide, so the commands are the same however they were grouped. */
+    readonly steady: boolean,
   ) {}
 
   /** Asked once, before the lifecycle's first command. */
   static ofThisRun(): LifecycleShape {
-    if (patched('lean-watched-lifecycle')) return new LifecycleShape(true, true);
-    return new LifecycleShape(patched('lean-lifecycle'), false);
+    if (patched('steady-lifecycle')) return new LifecycleShape(true, true, true);
+    if (patched('lean-watched-lifecycle')) return new LifecycleShape(true, true, false);
+    return new LifecycleShape(patched('lean-lifecycle'), false, false);
   }
 
   has(change: Change): boolean {
+    if (this.steady) return true;
     if (ASKED_WHERE_TAKEN.has(change)) return patched(change);
     if (this.watched) return true;
     // The lean shape came before the status watcher: its histories say with a marker whether they had it.
