@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { LatentWorkerClient } from '../../src/client/api.js';
+import { workflowIdFor } from '../../src/contract/index.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { NAMESPACE } from '../../src/temporal/devServer.js';
-import { dumpHistories } from './histories.js';
+import { dumpHistories, historyFilePrefix, unreplayable } from './histories.js';
 import { countCloud, invariantViolations, ownershipProblems } from './invariants.js';
 import { reaperAvailable, reapNow } from './reaper.js';
 import type { TrialResult } from './report.js';
@@ -89,6 +90,16 @@ export async function runScenarios(scenarios: Scenario[], temporal: RestartableT
     }
     const historiesDir = path.join(options.dir, 'histories');
     options.log(`${await dumpHistories(temporalClient, historiesDir)} workflow histories written to ${historiesDir}`);
+    // Every run, whatever was done to it, must replay with the code that made it: one that does not
+    // fails each workflow task of the process that next takes it up, and its server stays.
+    const failures = await unreplayable(historiesDir);
+    options.log(`replayed every history with this checkout's workflow code: ${failures.length} did not replay`);
+    for (const { file, error } of failures) {
+      const owner = results.find((r) => file.startsWith(historyFilePrefix(workflowIdFor(r.workerName))));
+      const violation = `its history ${file} does not replay with the code that made it: ${error}`;
+      if (owner) owner.violations.push(violation);
+      else results[0]?.violations.push(`a run of no trial: ${violation}`);
+    }
   } finally {
     await shared?.stop();
     await Promise.allSettled(plans.map((p) => p.simulator?.close()));
