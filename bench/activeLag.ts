@@ -10,20 +10,27 @@ import { distribution, type Distribution } from './stats.js';
 
 const EventType = proto.temporal.api.enums.v1.EventType;
 
-/** The ACTIVE-detection lag in three parts, each a distribution over the lifecycles (ms). */
+/** The ACTIVE-detection lag and its three parts, each a distribution over the lifecycles (ms). */
 export interface ActiveLagParts {
+  /**
+   * The simulator's ACTIVE to the workflow task of the lifecycle that heard it: when the lifecycle
+   * can act on it. Not its `activeAt`, which is when the watcher's list showed it (the signal
+   * carries that time, so a task that runs late still reports when the cloud was seen).
+   */
+  activeDetectionLag?: Distribution;
   /** The simulator's ACTIVE to the next status list the cloud received: the watcher's tick. */
   toNextList?: Distribution;
   /** That list to the status signal in the lifecycle's history: the list's pages, the feed, the signal's round trip. */
   listToSignal?: Distribution;
-  /** The signal to the workflow task that saw it (the lifecycle's `activeAt`): the task queue and the worker. */
-  signalToSeen?: Distribution;
+  /** The signal to the workflow task that heard it (its start in the history): the task queue and the worker. */
+  signalToHeard?: Distribution;
 }
 
 /**
  * Where the ACTIVE-detection lag goes, lifecycle by lifecycle, from the cloud's request log and
- * the time Temporal recorded each lifecycle's status signal. Lifecycles without the signal (the
- * boot seen by their own look) are left out.
+ * the times Temporal recorded in each lifecycle's history: its status signal, and the start of
+ * the first workflow task after it. A lifecycle whose boot was seen by its own look has no
+ * signal: its lag is its `activeAt`, the time of the task that looked.
  */
 export async function activeLagParts(temporal: Client, records: readonly LifecycleRecord[], requests: readonly RecordedRequest[]): Promise<ActiveLagParts> {
   const lists = requests.filter((request) => statusRead(request)?.serverId === undefined && statusRead(request) !== undefined).map((request) => request.at);
@@ -33,19 +40,31 @@ export async function activeLagParts(temporal: Client, records: readonly Lifecyc
     records.map((record) =>
       limit(async () => {
         if (record.simActive === undefined || record.detected === undefined) return undefined;
-        const history = await temporal.workflow.getHandle(workflowIdFor(record.workerName)).fetchHistory();
-        const signal = history.events?.find(
+        const events = (await temporal.workflow.getHandle(workflowIdFor(record.workerName)).fetchHistory()).events ?? [];
+        const at = events.findIndex(
           (event) => event.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED && event.workflowExecutionSignaledEventAttributes?.signalName === SERVER_STATUS_SIGNAL,
         );
-        const seconds = signal?.eventTime?.seconds;
-        if (!signal || seconds === undefined || seconds === null) return undefined;
-        const signalAt = Number(seconds) * 1000 + Math.floor((signal.eventTime?.nanos ?? 0) / 1e6);
-        const listAt = lists.find((at) => at >= record.simActive!);
-        return { toNextList: listAt === undefined ? undefined : listAt - record.simActive, listToSignal: listAt === undefined ? undefined : signalAt - listAt, signalToSeen: record.detected - signalAt };
+        const heard = at < 0 ? undefined : events.slice(at).find((event) => event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED);
+        const signalAt = at < 0 ? undefined : timeOf(events[at]!);
+        const heardAt = heard ? timeOf(heard) : undefined;
+        if (signalAt === undefined || heardAt === undefined) return { lag: record.detected - record.simActive };
+        const listAt = lists.find((time) => time >= record.simActive!);
+        return {
+          lag: heardAt - record.simActive,
+          toNextList: listAt === undefined ? undefined : listAt - record.simActive,
+          listToSignal: listAt === undefined ? undefined : signalAt - listAt,
+          signalToHeard: heardAt - signalAt,
+        };
       }),
     ),
   );
   const of = (pick: (part: NonNullable<(typeof parts)[number]>) => number | undefined) =>
     distribution(parts.flatMap((part) => (part && pick(part) !== undefined ? [pick(part)!] : [])));
-  return { toNextList: of((p) => p.toNextList), listToSignal: of((p) => p.listToSignal), signalToSeen: of((p) => p.signalToSeen) };
+  return { activeDetectionLag: of((p) => p.lag), toNextList: of((p) => p.toNextList), listToSignal: of((p) => p.listToSignal), signalToHeard: of((p) => p.signalToHeard) };
+}
+
+function timeOf(event: proto.temporal.api.history.v1.IHistoryEvent): number | undefined {
+  const seconds = event.eventTime?.seconds;
+  if (seconds === undefined || seconds === null) return undefined;
+  return Number(seconds) * 1000 + Math.floor((event.eventTime?.nanos ?? 0) / 1e6);
 }

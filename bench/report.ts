@@ -27,13 +27,14 @@ export interface BatchReport {
     startToCreate?: Distribution;
     /** The cloud's own boot: POST /servers received to ACTIVE (the real-cloud benchmark's "Nova POST → ACTIVE"). */
     createToActive?: Distribution;
+    /** The cloud's ACTIVE to the lifecycle's workflow task that heard it (bench/activeLag.ts). */
     activeDetectionLag?: Distribution;
     /** `substantiate` to the lifecycle's `activeAt` (the real-cloud benchmark's "request → ACTIVE noticed"). */
     startToActiveSeen?: Distribution;
-    /** The lag in parts (bench/activeLag.ts): ACTIVE to the next status list, that list to the status signal, the signal to the task that saw it. */
+    /** The lag in parts (bench/activeLag.ts): ACTIVE to the next status list, that list to the status signal, the signal to the task that heard it. */
     toNextList?: Distribution;
     listToSignal?: Distribution;
-    signalToSeen?: Distribution;
+    signalToHeard?: Distribution;
     attachToDelete?: Distribution;
     lifecycle?: Distribution;
   };
@@ -102,7 +103,7 @@ export function renderText(report: BenchReport): string {
     lines.push('');
     lines.push(`${b.lifecycles} concurrent lifecycles, ${b.workerProcesses} worker process(es): ${b.wallSeconds.toFixed(1)} s wall, ${b.lifecyclesPerSecond.toFixed(2)} lifecycles/s, ${b.failures} failed, ${b.relaunches} relaunched, ${b.serversLeft} servers left`);
     lines.push('  phase (ms)                count     p50     p95     p99     max');
-    for (const [name, d] of Object.entries({ 'start → create': b.phases.startToCreate, 'create → ACTIVE': b.phases.createToActive, 'ACTIVE detection lag': b.phases.activeDetectionLag, '  ACTIVE → next list': b.phases.toNextList, '  list → status signal': b.phases.listToSignal, '  signal → seen': b.phases.signalToSeen, 'start → ACTIVE seen': b.phases.startToActiveSeen, 'attach → deleted': b.phases.attachToDelete, 'whole lifecycle': b.phases.lifecycle })) {
+    for (const [name, d] of Object.entries({ 'start → create': b.phases.startToCreate, 'create → ACTIVE': b.phases.createToActive, 'ACTIVE detection lag': b.phases.activeDetectionLag, '  ACTIVE → next list': b.phases.toNextList, '  list → status signal': b.phases.listToSignal, '  signal → heard': b.phases.signalToHeard, 'start → ACTIVE seen': b.phases.startToActiveSeen, 'attach → deleted': b.phases.attachToDelete, 'whole lifecycle': b.phases.lifecycle })) {
       lines.push(`  ${name.padEnd(22)} ${ms(d, 'count').padStart(8)} ${ms(d, 'p50').padStart(7)} ${ms(d, 'p95').padStart(7)} ${ms(d, 'p99').padStart(7)} ${ms(d, 'max').padStart(7)}`);
     }
     const perLc = b.calls.perLifecycle;

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { activeLagParts } from '../bench/activeLag.js';
 import { runCalibration } from '../bench/calibration/index.js';
 import { historyWork } from '../bench/historyStats.js';
 import { ProcSampler } from '../bench/procStats.js';
@@ -65,10 +66,12 @@ describe('the work of a released lifecycle', () => {
     // Filled in once the rig is up; the simulator only reports servers after that.
     const master: { client?: LatentWorkerClient; names: string[] } = { names: [] };
     const signals: Promise<void>[] = [];
+    const activeAt = new Map<string, number>();
     // The benchmark's CI master: `attached`, then `release`, once the server exists; they reach the
     // lifecycle while it waits for the boot, so it never waits for them with a timer.
     const onServerEvent = (event: ServerEvent): void => {
       const name = master.names.find((n) => event.name.startsWith(`${n}-`));
+      if (event.kind === 'active' && name) activeAt.set(name, event.at);
       const client = master.client;
       if (event.kind !== 'created' || !name || !client) return;
       signals.push(
@@ -108,6 +111,16 @@ describe('the work of a released lifecycle', () => {
       expect(work.mean.events).toBeCloseTo(2 + 3 * work.mean.workflowTasks + 3 * 2 + 3 + 1 + 1 + 7 + 2, 6);
       expect(work.maxEvents).toBeLessThanOrEqual(22 + 3 * work.maxWorkflowTasks);
       await rig.recordHistory('steady-released-signalled-while-booting', names[0]!);
+
+      // The benchmark's ACTIVE-detection lag ends at the workflow task that heard the watcher's
+      // signal, read from each history; the lifecycle's activeAt (the watcher's list) comes before it.
+      const records = results.map((result, i) => ({ workerName: names[i]!, simActive: activeAt.get(names[i]!), detected: Date.parse(result.status.activeAt!) }));
+      const lag = await activeLagParts(rig.client.temporal, records, rig.simulator.requests());
+      console.log(`ACTIVE detection lag: ${JSON.stringify(lag)}`);
+      expect(lag.activeDetectionLag?.count).toBe(lifecycles);
+      expect(lag.signalToHeard?.count).toBe(lifecycles);
+      expect(lag.activeDetectionLag!.p50).toBeGreaterThanOrEqual(lag.signalToHeard!.p50);
+      for (const record of records) expect(record.detected).toBeGreaterThanOrEqual(record.simActive!);
     } finally {
       await rig.stop();
     }
