@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { buildServerRequest } from '../../src/activities/serverRequest.js';
 import type { ResolvedWorker } from '../../src/config/load.js';
@@ -35,6 +36,8 @@ export interface BareRestOptions {
 export async function bootWithBareRest(o: BareRestOptions): Promise<ServerRun[]> {
   const runs = o.names.map((name) => ({ name, requestedAt: Date.now() }) as ServerRun);
   const signal = AbortSignal.timeout(Math.max(1, o.deadline - Date.now()));
+  // Every server's requests listen to the one deadline: more than Node's default 10 listeners is no leak here.
+  setMaxListeners(o.names.length * 2 + 10, signal);
   const post = async (run: ServerRun) => {
     // The body a lifecycle sends for the same definition, so that Nova does the same work.
     const request = buildServerRequest({ name: run.name, imageId: o.imageId, flavorId: o.flavorId, metadata: { 'latent-worker-bench': 'bare-rest' }, novaArgs: o.worker.specFor().novaArgs ?? {} });
