@@ -22,13 +22,13 @@ const ASKED_WHERE_TAKEN = new Set<Change>(['create-slot-wait-spends-no-attempt']
  * Which shape of the lifecycle a history was made by. Every patch marker costs a run two history
  * events (the marker and Temporal's change-version search attribute), so a lifecycle started now
  * records one marker, `steady-lifecycle`: it has every earlier change, the boot told by the
- * cloud's status watcher included, writes what operators see once per workflow task, does the
- * quick steps (input check, token check, image) in one local activity, and writes what changed
- * before every point where the master's signals decide what comes next, whether or not it then
- * waits (see `LifecycleState.publishBeforeSignalsDecide`).
+ * cloud's status watcher included, does the quick steps (input check, token check, image) in one
+ * local activity, and writes what operators see in one upsert of what changed, before it waits
+ * and before every point where the master's signals decide what comes next, whether or not it
+ * then waits (see `LifecycleState.publishBeforeSignalsDecide`).
  *
  * A history without that marker was made by an earlier shape and replays as it ran: with
- * `lean-watched-lifecycle`, the same but for that last rule; with `lean-lifecycle`, every change
+ * `lean-watched-lifecycle`, the same but written only where it waits; with `lean-lifecycle`, every change
  * but the watcher's (which has its own marker) and the quick steps as three local activities;
  * with neither, each change as its own marker says.
  */
