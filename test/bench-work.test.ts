@@ -103,7 +103,8 @@ describe('the work of a released lifecycle', () => {
       expect(work.maxWorkflowTasks).toBeLessThanOrEqual(6);
       // One patch marker (steady-lifecycle), with Temporal's change-version upsert; then one upsert for each phase:
       // creating, booting, waiting for the CI worker, attached, deleting, done. The master's signals came during the
-      // boot, so the last four share one workflow task; the steady shape writes each all the same (src/workflows/shape.ts).
+      // boot, so waiting, attached and deleting share the boot's last workflow task; the steady shape writes each all
+      // the same (src/workflows/shape.ts).
       expect(work.mean.upserts).toBe(7);
       // Started and completed, three events a workflow task and an activity, the signals, the local
       // activity, the marker, the upserts, the boot timer's start and cancel: nothing else. That is
