@@ -276,7 +276,7 @@ describe('cloud_limits configuration', () => {
     expect(config(1).workers.get('w0')!.limits).toEqual(DEFAULT_CLOUD_LIMITS);
     const label = `${sim.authUrlV3}#demo`;
     const limits = config(1, { default: { requests_per_second: 5, max_servers: 10 }, [label]: { max_servers: null, max_concurrent_creates: 2 } }).workers.get('w0')!.limits;
-    expect(limits).toEqual({ requestsPerSecond: 5, maxConcurrentCreates: 2, maxServers: undefined, lookupCacheSeconds: DEFAULT_CLOUD_LIMITS.lookupCacheSeconds });
+    expect(limits).toEqual({ requestsPerSecond: 5, maxConcurrentCreates: 2, maxServers: undefined, lookupCacheSeconds: DEFAULT_CLOUD_LIMITS.lookupCacheSeconds, maxBooting: undefined });
   });
 
   it('names the field and what is valid, and refuses an entry for no configured cloud', () => {

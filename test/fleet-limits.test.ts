@@ -22,7 +22,7 @@ import { startWorkerCli, type WorkerCli } from './support/workerCli.js';
 // first, then real `latent-worker worker` processes against the simulator, measured where the
 // cloud sees them.
 
-const limits = { requestsPerSecond: 4, maxConcurrentCreates: 3, maxServers: undefined, lookupCacheSeconds: 300 };
+const limits = { requestsPerSecond: 4, maxConcurrentCreates: 3, maxServers: undefined, lookupCacheSeconds: 300, maxBooting: undefined };
 
 describe('the share arithmetic', () => {
   it('hands out create slots that add up to the limit, the remainder to the first ranks', () => {

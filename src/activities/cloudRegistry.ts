@@ -10,6 +10,7 @@ import type { ImageFunction } from '../config/serverOptions.js';
 import { GoneNotices } from './goneNotices.js';
 import { LookupCache } from './lookupCache.js';
 import { ServerCap, type ServerCapOptions } from './serverCap.js';
+import { BootPacer } from './bootPacer.js';
 import { OWNER_KEYS } from './ownerKeys.js';
 import { masterDefinedWorker } from '../config/masterDefined.js';
 import type { SealingKey } from '../config/sealing.js';
@@ -32,6 +33,8 @@ export interface CloudRegistryOptions {
   watcherHealth?: (cloud: string) => { listed(ok: boolean, waiting: number): void };
   /** Told how long each request to a cloud waited for `requests_per_second`, or that it was refused. */
   rateLimitTurn?: (cloud: string) => (waitMs: number, refused: boolean) => void;
+  /** Told where each cloud's boot cap (`max_booting`) stands and how many servers hold its slots, whenever either changes. */
+  bootPacing?: (cloud: string) => (slots: number, booting: number) => void;
   /** How often `max_servers` recounts and how long a create waits for room, for tests. */
   serverCap?: Pick<ServerCapOptions, 'recountMs' | 'maxWaitMs'>;
   /**
@@ -56,6 +59,8 @@ export interface CloudShare {
   lookups: LookupCache;
   /** `max_servers`, when set. */
   cap: ServerCap | undefined;
+  /** `max_booting`, when set. */
+  booting: BootPacer | undefined;
 }
 
 /**
@@ -71,6 +76,7 @@ export class CloudRegistry {
   private readonly pools = new Map<string, HttpClient>();
   private readonly watchers = new Map<string, ServerWatcher>();
   private readonly gone = new Map<string, GoneNotices>();
+  private readonly bootListeners = new Map<string, Set<(serverId: string) => void>>();
   /** Workers defined by CI masters, by name, with the account they were opened from. */
   private readonly masterDefined = new Map<string, { account: string; worker: ResolvedWorker }>();
   private shareOf: ShareOf;
@@ -149,6 +155,7 @@ export class CloudRegistry {
         createSlots: new Semaphore(limits.maxConcurrentCreates),
         lookups: new LookupCache(limits.lookupCacheSeconds * 1000),
         cap: limits.maxServers === undefined ? undefined : this.capFor(workerName, name, limits.maxServers),
+        booting: limits.maxBooting === undefined ? undefined : new BootPacer(limits.maxBooting, { onChange: this.options.bootPacing?.(name) }),
       };
       this.applyShare(share);
       this.shares.set(name, share);
@@ -173,6 +180,9 @@ export class CloudRegistry {
     const { requestsPerSecond, createSlots } = this.shareOf(share.limits);
     share.rateLimiter.setRate(requestsPerSecond);
     share.createSlots.resize(createSlots);
+    // A fixed max_booting is the fleet's, split exactly as the create slots are; an adaptive cap is each process's own.
+    const { maxBooting } = share.limits;
+    if (typeof maxBooting === 'number') share.booting?.setShare(this.shareOf({ ...share.limits, maxConcurrentCreates: maxBooting }).createSlots);
   }
 
   /**
@@ -211,6 +221,28 @@ export class CloudRegistry {
       this.gone.set(cloud, notices);
     }
     return notices;
+  }
+
+  /**
+   * Tells `listener` of each server this process creates on `cloud` (as `distinctClouds` names
+   * it) from now on, until what it returns is called: the fleet's status watcher, when it runs
+   * here, then knows a boot started before its next list can show it.
+   */
+  onBootStarted(cloud: string, listener: (serverId: string) => void): () => void {
+    let listeners = this.bootListeners.get(cloud);
+    if (!listeners) this.bootListeners.set(cloud, (listeners = new Set()));
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  }
+
+  /** This process created a server on `cloud`. */
+  bootStarted(cloud: string, serverId: string): void {
+    for (const listener of this.bootListeners.get(cloud) ?? []) listener(serverId);
+  }
+
+  /** The boot cap of `cloud` (as `distinctClouds` names it) in this process, once a create there made one. */
+  bootPacerOf(cloud: string): BootPacer | undefined {
+    return this.shares.get(cloud)?.booting;
   }
 
   /** The gone notices of the worker's cloud, project and region. */

@@ -6,6 +6,7 @@ import type { WatchOutcome } from '../openstack/serverWatcher.js';
 import { cloudKey } from '../workflows/searchAttributes.js';
 import type { BlockDeviceSpec, WorkerRef } from '../workflows/types.js';
 import type { CloudRegistry, CloudShare } from './cloudRegistry.js';
+import { MAX_HOLD_MS } from './bootPacer.js';
 import { asFailure, cloudCall } from './failures.js';
 import { lookUntilGone } from './goneWait.js';
 import type { MissingNotifier } from './notify.js';
@@ -148,11 +149,28 @@ export function serverActivities(clouds: CloudRegistry, { deployment, notifier, 
       novaArgs,
       nics,
     });
+    // The boot slot first: a create holding a POST slot while it waits for a boot to end would starve the others.
+    const bootSlot = await share.booting?.slots.acquire(
+      createSlotWaitMs,
+      () => ApplicationFailure.retryable(`no boot slot free within ${createSlotWaitMs / 1000} s (max_booting ${String(share.limits.maxBooting)} of ${share.name}: ${share.booting!.booting} servers booting from this worker process, ${share.booting!.size} allowed now)`, FAILURE_TYPES.createSlotTimeout),
+      signal,
+    );
+    let bootSlotHanded = false;
+    const booted = (serverId: string, sentAt: number): void => {
+      clouds.bootStarted(share.name, serverId);
+      if (!bootSlot) return;
+      share.booting!.hold(serverId, sentAt, bootSlot);
+      bootSlotHanded = true;
+      followBoot(input.workerName, serverId, share);
+    };
     const release = await share.createSlots.acquire(
       createSlotWaitMs,
       () => ApplicationFailure.retryable(`no create slot free within ${createSlotWaitMs / 1000} s (max_concurrent_creates ${share.limits.maxConcurrentCreates} of ${share.name}, of which this worker process has ${share.createSlots.size})`, FAILURE_TYPES.createSlotTimeout),
       signal,
-    );
+    ).catch((error: unknown) => {
+      bootSlot?.();
+      throw error;
+    });
     try {
       const reserved = await share.cap?.reserve(signal);
       const sentAt = Date.now();
@@ -162,6 +180,7 @@ export function serverActivities(clouds: CloudRegistry, { deployment, notifier, 
         const created = await cloudCall(() => cloud.compute.createServer(request.server, { ...options, schedulerHints: request.schedulerHints }));
         reserved?.(true);
         clouds.watcherFor(input.workerName).remember(created.id, sentAt);
+        booted(created.id, sentAt);
         return { id: created.id, name: input.serverName, adopted: false };
       } catch (error) {
         // Without an answer from Nova the server may exist all the same: count it until the next recount says otherwise.
@@ -172,6 +191,7 @@ export function serverActivities(clouds: CloudRegistry, { deployment, notifier, 
         const late = await cloudCall(() => lookForOwnedServer(cloud, input, sentAt + inFlightWaitMs, options)).catch(() => undefined);
         if (late) {
           clouds.watcherFor(input.workerName).remember(late.id, sentAt);
+          booted(late.id, sentAt);
           return { id: late.id, name: late.name, adopted: true };
         }
         throw error;
@@ -182,7 +202,24 @@ export function serverActivities(clouds: CloudRegistry, { deployment, notifier, 
       throw error;
     } finally {
       release();
+      // A create that made no server gives its boot slot back (one that did handed it to the server).
+      if (!bootSlotHanded) bootSlot?.();
     }
+  }
+
+  /**
+   * Ends the server's hold on its boot slot when its boot ends. The fleet's status watcher does
+   * that from its lists when it runs in this process (src/activities/statusWatch.ts); otherwise
+   * this process's own poller watches the server.
+   */
+  function followBoot(workerName: string, serverId: string, share: CloudShare): void {
+    const pacer = share.booting!;
+    if (clouds.goneNotices(share.name).following) return;
+    clouds
+      .watcherFor(workerName)
+      .watch(serverId, 'active', { signal: AbortSignal.timeout(MAX_HOLD_MS) })
+      .then((outcome) => pacer.ended(serverId, outcome.kind === 'settled' && outcome.server.status === 'ACTIVE'))
+      .catch(() => pacer.ended(serverId, false));
   }
 
   /**
@@ -233,7 +270,10 @@ export function serverActivities(clouds: CloudRegistry, { deployment, notifier, 
       const nova = clouds.forWorker(reach).compute;
       const done: DeleteOutcome = { attempts: info.attempt, ...(progress.undeletableReportedAt ? { undeletableReportedAt: progress.undeletableReportedAt } : {}) };
       if (reach !== workerName) done.note = `worker "${workerName}" is no longer configured: deleted through worker "${reach}", which reaches the same server`;
-      if ((await cloudCall(() => nova.deleteServer(serverId, { signal }))) === 'already-gone') return done;
+      const sent = await cloudCall(() => nova.deleteServer(serverId, { signal }));
+      // A server deleted before its boot ended boots no longer: its slot frees now, not when the lists show it gone.
+      clouds.shareFor(reach).booting?.ended(serverId, false);
+      if (sent === 'already-gone') return done;
       let status = 'deleting';
       const until = Date.now() + Math.max(0, info.startToCloseTimeoutMs - GONE_WAIT_MARGIN_MS);
       const notices = clouds.goneNoticesFor(reach);

@@ -1,8 +1,8 @@
 import { activityInfo, cancellationSignal, getClient, heartbeat, log } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { StatusFeed, type BootSettled, type StatusFeedOptions } from '../openstack/statusFeed.js';
+import { StatusFeed, type BootSettled, type FeedList, type StatusFeedOptions } from '../openstack/statusFeed.js';
+import type { BootPacer } from './bootPacer.js';
 import type { ServerStatusChange } from '../workflows/bootWatch.js';
 import { SERVER_STATUS_SIGNAL } from '../workflows/statusWatchNames.js';
 import type { ServerRef } from './servers.js';
@@ -85,6 +85,12 @@ export function statusWatchActivities(clouds: CloudRegistry, { runForMs = WATCH_
     const stopFollowing = goneNotices.watchStarted();
     log.info(`watching ${input.cloud} for deployment ${input.deployment} from ${progress().cursor} (attempt ${info.attempt})`);
     let backoffMs = 0;
+    let listedAt = Date.now();
+    const nap = new Nap();
+    const stopHearing = clouds.onBootStarted(input.cloud, (serverId) => {
+      feed.expectBoot(serverId);
+      if (backoffMs === 0) nap.bringForward(listedAt + feed.nextDelayMs());
+    });
     try {
       while (Date.now() < endAt) {
         let delayMs: number;
@@ -93,8 +99,10 @@ export function statusWatchActivities(clouds: CloudRegistry, { runForMs = WATCH_
           await tell(workflows, list.settled);
           feed.advance(list);
           goneNotices.listed(list.gone);
+          endBoots(clouds.bootPacerOf(input.cloud), list);
           health?.listed(true, feed.bootingCount);
           backoffMs = 0;
+          listedAt = Date.now();
           delayMs = feed.nextDelayMs();
         } catch (error) {
           if (signal.aborted) throw error;
@@ -103,9 +111,10 @@ export function statusWatchActivities(clouds: CloudRegistry, { runForMs = WATCH_
           delayMs = backoffMs;
           log.warn(`status watch of ${input.cloud}: ${error instanceof Error ? error.message : String(error)}; trying again from the same point in ${delayMs} ms`);
         }
-        await sleep(Math.min(delayMs, Math.max(0, endAt - Date.now())), undefined, { signal });
+        await nap.until(Date.now() + Math.min(delayMs, Math.max(0, endAt - Date.now())), signal);
       }
     } finally {
+      stopHearing();
       clearInterval(heartbeats);
       stopFollowing();
     }
@@ -146,6 +155,13 @@ export function statusWatchActivities(clouds: CloudRegistry, { runForMs = WATCH_
 }
 
 /** Signals each lifecycle whose server settled; a lifecycle that has ended needs telling no more. */
+/** The boots a list saw end give their slots back (src/activities/bootPacer.ts). */
+function endBoots(pacer: BootPacer | undefined, list: FeedList): void {
+  if (!pacer) return;
+  for (const { serverId, status } of list.settled) pacer.ended(serverId, status === 'ACTIVE');
+  for (const serverId of list.gone) pacer.ended(serverId, false);
+}
+
 async function tell(workflows: ReturnType<typeof getClient>['workflow'], settled: BootSettled[]): Promise<void> {
   for (let i = 0; i < settled.length; i += SIGNALS_IN_FLIGHT) {
     await Promise.all(
@@ -166,4 +182,38 @@ function cursorOf(details: unknown): number | undefined {
   const { cursor } = details as { cursor?: unknown };
   const at = typeof cursor === 'string' ? Date.parse(cursor) : Number.NaN;
   return Number.isNaN(at) ? undefined : at;
+}
+
+/** A sleep whose end can be brought forward (a boot started while the watch idled). */
+class Nap {
+  private current: { at: number; timer: NodeJS.Timeout; wake: () => void } | undefined;
+
+  until(at: number, signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
+    return new Promise((resolve, reject) => {
+      const end = (): void => {
+        clearTimeout(this.current?.timer);
+        this.current = undefined;
+        signal.removeEventListener('abort', onAbort);
+      };
+      const onAbort = (): void => {
+        end();
+        reject(signal.reason);
+      };
+      const wake = (): void => {
+        end();
+        resolve();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.current = { at, timer: setTimeout(wake, Math.max(0, at - Date.now())), wake };
+    });
+  }
+
+  bringForward(at: number): void {
+    const current = this.current;
+    if (!current || at >= current.at) return;
+    clearTimeout(current.timer);
+    current.at = at;
+    current.timer = setTimeout(current.wake, Math.max(0, at - Date.now()));
+  }
 }

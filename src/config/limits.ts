@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 
+/** `max_booting`: a fixed number of servers booting at once, or one that follows the cloud's boot times (src/activities/bootPacer.ts). */
+export type MaxBooting = number | 'adaptive';
+
 /** How gently one cloud (one auth URL, project and region) is treated by this worker process. */
 export interface CloudLimits {
   /** Requests per second to the cloud, every service counted. */
@@ -11,6 +14,8 @@ export interface CloudLimits {
   maxServers: number | undefined;
   /** How long flavor, image and network look-ups are reused; 0 turns the cache off. */
   lookupCacheSeconds: number;
+  /** Servers between their POST and the end of their boot, per worker process; undefined: no cap. */
+  maxBooting: MaxBooting | undefined;
 }
 
 /**
@@ -24,13 +29,30 @@ export const DEFAULT_CLOUD_LIMITS: CloudLimits = {
   maxConcurrentCreates: 10,
   maxServers: undefined,
   lookupCacheSeconds: 60,
+  maxBooting: undefined,
 };
+
+const MAX_BOOTING_VALID = 'must be a whole number from 1 to 1000, "adaptive", or null for no cap';
 
 const cloudLimitsFields = z.strictObject({
   requests_per_second: z.number({ error: 'must be a number of requests per second' }).positive('must be more than 0').max(10_000, 'must be at most 10000').optional(),
   max_concurrent_creates: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').max(1000, 'must be at most 1000').optional(),
   max_servers: z.number({ error: 'must be a whole number, or null for no cap' }).int('must be a whole number').min(1, 'must be at least 1, or null for no cap').nullable().optional(),
   lookup_cache_seconds: z.number({ error: 'must be a number of seconds' }).nonnegative('must be 0 (no cache) or more').max(86_400, 'must be at most 86400 (a day)').optional(),
+  max_booting: z
+    .union(
+      [
+        z.literal('adaptive'),
+        z
+          .number()
+          .int(MAX_BOOTING_VALID)
+          .min(1, MAX_BOOTING_VALID)
+          .max(1000, MAX_BOOTING_VALID),
+      ],
+      { error: MAX_BOOTING_VALID },
+    )
+    .nullable()
+    .optional(),
 });
 
 /**
@@ -60,6 +82,7 @@ export function limitsFor(section: CloudLimitsSection, names: CloudNames): Cloud
     if (layer.max_concurrent_creates !== undefined) limits.maxConcurrentCreates = layer.max_concurrent_creates;
     if (layer.max_servers !== undefined) limits.maxServers = layer.max_servers ?? undefined;
     if (layer.lookup_cache_seconds !== undefined) limits.lookupCacheSeconds = layer.lookup_cache_seconds;
+    if (layer.max_booting !== undefined) limits.maxBooting = layer.max_booting ?? undefined;
   }
   return limits;
 }

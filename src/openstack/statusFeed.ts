@@ -100,6 +100,15 @@ export class StatusFeed {
     return this.booting.size;
   }
 
+  /**
+   * A create of the deployment was just answered: the server boots, so the feed ticks as for a
+   * boot from now on, instead of waiting idle for a list to show it (a boot quicker than the idle
+   * tick would otherwise never be seen booting, and its end would be told up to an idle tick late).
+   */
+  expectBoot(serverId: string): void {
+    if (!this.booting.has(serverId) && !this.told.has(serverId)) this.booting.set(serverId, this.now());
+  }
+
   /** Lists what changed since the cursor; `advance` with the result once its news is delivered. */
   async list(options: CallOptions = {}): Promise<FeedList> {
     const startedAt = this.now();

@@ -24,6 +24,8 @@ export const FLEET_METRIC_NAMES = {
   fleetProcesses: 'latent_worker_fleet_processes',
   shareRequestsPerSecond: 'latent_worker_cloud_share_requests_per_second',
   shareCreateSlots: 'latent_worker_cloud_share_create_slots',
+  bootSlots: 'latent_worker_cloud_boot_slots',
+  booting: 'latent_worker_cloud_booting_servers',
 } as const;
 
 /** What a delete that keeps failing reports (see `serverDeleteFailed`). */
@@ -57,6 +59,8 @@ export class WorkerMetrics {
   private readonly fleetProcesses: MetricGauge;
   private readonly shareRate: MetricGauge;
   private readonly shareSlots: MetricGauge;
+  private readonly bootSlots: MetricGauge;
+  private readonly bootingServers: MetricGauge;
   /** Servers whose delete keeps failing, per cloud: the gauge is their count. */
   private readonly stuck = new Map<string, Set<string>>();
   /** Statuses reported per cloud, so that one no longer seen goes back to 0 instead of keeping its last count. */
@@ -85,6 +89,8 @@ export class WorkerMetrics {
     this.fleetProcesses = meter.createGauge(FLEET_METRIC_NAMES.fleetProcesses, 'int', '', "Worker processes polling this task queue's activities, as this process last counted them");
     this.shareRate = meter.createGauge(FLEET_METRIC_NAMES.shareRequestsPerSecond, 'float', '', "This process's share of the cloud's requests_per_second, by cloud");
     this.shareSlots = meter.createGauge(FLEET_METRIC_NAMES.shareCreateSlots, 'int', '', "This process's share of the cloud's max_concurrent_creates, by cloud");
+    this.bootSlots = meter.createGauge(FLEET_METRIC_NAMES.bootSlots, 'int', '', 'Servers this process lets boot at once on the cloud under max_booting (its share of a fixed cap, or where its adaptive cap stands), by cloud');
+    this.bootingServers = meter.createGauge(FLEET_METRIC_NAMES.booting, 'int', '', 'Servers this process created on the cloud whose boot has not been seen to end, under max_booting, by cloud');
   }
 
   /**
@@ -197,6 +203,14 @@ export class WorkerMetrics {
       this.shareRate.set(requestsPerSecond, { cloud });
       this.shareSlots.set(createSlots, { cloud });
     }
+  }
+
+  /** For the boot cap (`max_booting`) of `cloud`: where it stands, and the servers holding its slots. */
+  bootPacing(cloud: string): (slots: number, booting: number) => void {
+    return (slots, booting) => {
+      this.bootSlots.set(slots, { cloud });
+      this.bootingServers.set(booting, { cloud });
+    };
   }
 
   /** For the status poller of `cloud`: each list, and the number of servers it waits on. */

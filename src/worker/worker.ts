@@ -87,6 +87,7 @@ export async function createLatentWorker(options: LatentWorkerOptions): Promise<
     observer: metrics.openstackRequest,
     watcherHealth: (cloud) => metrics.watcherHealth(cloud),
     rateLimitTurn: (cloud) => metrics.rateLimitTurn(cloud),
+    bootPacing: (cloud) => metrics.bootPacing(cloud),
   });
   metrics.initialize(
     options.namespace,

@@ -1,0 +1,250 @@
+// The cap on servers booting at once (cloud_limits.max_booting): the pacer's arithmetic on a
+// clock the test moves, then the real create and delete activities against the simulator over
+// HTTP, then whole lifecycles on the Temporal dev server with the fleet's status watcher.
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ADAPTIVE_START, BootPacer } from '../src/activities/bootPacer.js';
+import { CloudRegistry } from '../src/activities/cloudRegistry.js';
+import { createActivities } from '../src/activities/index.js';
+import type { CreateServerInput } from '../src/activities/servers.js';
+import { parseConfig } from '../src/config/load.js';
+import type { CloudLimits } from '../src/config/limits.js';
+import { createSlotShare, rateShare } from '../src/worker/fleetShare.js';
+import { startSimulator, type ServerEvent, type Simulator } from '../src/simulator/index.js';
+import { startLifecycleRig } from './support/lifecycleRig.js';
+import { StatusFeed } from '../src/openstack/statusFeed.js';
+import type { Server } from '../src/openstack/novaTypes.js';
+
+const IMAGE_ID = '8ac9d4a4-5e03-48b0-acde-77a0345a9ab1';
+
+/** A pacer on a clock the test sets, and a boot of `ms` that ends now. */
+function pacerAt(setting: number | 'adaptive') {
+  let now = 0;
+  const pacer = new BootPacer(setting, { now: () => now });
+  let serial = 0;
+  const boot = async (sentAt: number, ms: number): Promise<void> => {
+    serial += 1;
+    const id = `s${serial}`;
+    const release = await pacer.slots.acquire(0, () => new Error(`no slot for ${id} (size ${pacer.size}, in use ${pacer.slots.inUse})`));
+    pacer.hold(id, sentAt, release);
+    now = sentAt + ms;
+    pacer.ended(id, true);
+  };
+  return { pacer, boot, setNow: (t: number) => (now = t) };
+}
+
+describe('BootPacer', () => {
+  it('keeps a fixed cap whatever the boots take', async () => {
+    const { pacer, boot } = pacerAt(3);
+    for (let i = 0; i < 10; i += 1) await boot(i * 100_000, i % 2 ? 1000 : 60_000);
+    expect(pacer.size).toBe(3);
+  });
+
+  it('adapts: grows by one a boot while boots stay as quick as the quickest, cuts to 70 % once per round when one is slowed', async () => {
+    const { pacer, boot } = pacerAt('adaptive');
+    expect(pacer.size).toBe(ADAPTIVE_START);
+    for (let i = 0; i < 6; i += 1) await boot(i * 10_000, 1000);
+    expect(pacer.size).toBe(ADAPTIVE_START + 6);
+    // Twice the quickest plus the list's tick is still flat: 3.4 s against 1 s.
+    await boot(100_000, 3400);
+    expect(pacer.size).toBe(ADAPTIVE_START + 7);
+    // 11 boots at once took 9 s: cut to 70 % (11 × 0.7 = 7.7).
+    await boot(200_000, 9000);
+    expect(pacer.size).toBe(7);
+    // Another slow boot sent before that cut is the same round: no second cut.
+    await boot(205_000, 9000);
+    expect(pacer.size).toBe(7);
+    // A slow one sent after the cut cuts again (7.7 × 0.7 = 5.39).
+    await boot(300_000, 9000);
+    expect(pacer.size).toBe(5);
+    // After a cut it grows by one a round: five quick boots add one (5.39 + 5 × ~1/5.x).
+    for (let i = 0; i < 5; i += 1) await boot(400_000 + i * 10_000, 1000);
+    expect(pacer.size).toBe(6);
+    // Never below one.
+    for (let i = 0; i < 20; i += 1) await boot(1_000_000 + i * 100_000, 60_000);
+    expect(pacer.size).toBe(1);
+  });
+
+  it('frees the slot of a server whose boot failed or which went, without learning from it', async () => {
+    const { pacer } = pacerAt('adaptive');
+    const release = await pacer.slots.acquire(0, () => new Error('no slot'));
+    pacer.hold('a', 0, release);
+    expect(pacer.slots.inUse).toBe(1);
+    expect(pacer.booting).toBe(1);
+    pacer.ended('a', false);
+    pacer.ended('a', false);
+    expect(pacer.slots.inUse).toBe(0);
+    expect(pacer.size).toBe(ADAPTIVE_START);
+  });
+});
+
+describe('max_booting with the create and delete activities', () => {
+  let sim: Simulator;
+  const events: ServerEvent[] = [];
+  const registries: CloudRegistry[] = [];
+
+  beforeAll(async () => {
+    sim = await startSimulator({ bootDelayMs: 400, deleteDelayMs: 50, onServerEvent: (event) => events.push(event) });
+  });
+  afterEach(async () => {
+    await Promise.all(registries.splice(0).map((registry) => registry.close()));
+  });
+  afterAll(async () => {
+    await sim?.close();
+  });
+
+  function activitiesWith(cloudLimits: unknown) {
+    const config = parseConfig(
+      {
+        deployment: 'boot-pacer-test',
+        workers: [{ name: 'w0', flavor: 1, image: IMAGE_ID, os_username: 'demo', os_password: 'demo', os_tenant_name: 'demo', os_auth_url: sim.authUrlV3, client_version: '2' }],
+        cloud_limits: cloudLimits,
+      },
+      'boot pacer test',
+      {},
+    );
+    const clouds = new CloudRegistry(config, { pollIntervalMs: 100 });
+    registries.push(clouds);
+    return { clouds, activities: createActivities({ clouds, deployment: config.deployment }) };
+  }
+  const run = <P extends unknown[], R>(fn: (...args: P) => Promise<R>, ...args: P): Promise<R> => new MockActivityEnvironment({ startToCloseTimeoutMs: 5 * 60_000 }).run(fn, ...args);
+  const input = (n: number): CreateServerInput => ({
+    workerName: 'w0',
+    serverName: `paced-${n}`,
+    imageId: IMAGE_ID,
+    flavor: '1',
+    meta: {},
+    clientVersion: '2',
+    owner: { workflowId: `wf-${n}`, runId: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`, attempt: 1 },
+  });
+
+  /** The most servers that were between created and ACTIVE at one time, from the simulator's own events. */
+  function mostBootingAtOnce(ids: ReadonlySet<string>): number {
+    let booting = 0;
+    let most = 0;
+    for (const event of [...events].filter((e) => ids.has(e.serverId)).sort((a, b) => a.at - b.at || (a.kind === 'created' ? 1 : -1))) {
+      if (event.kind === 'created') most = Math.max(most, ++booting);
+      else if (event.kind === 'active' || event.kind === 'error' || event.kind === 'gone') booting -= 1;
+    }
+    return most;
+  }
+
+  it('lets no more servers boot at once than max_booting, and each create waits for a boot to end, not for its own', async () => {
+    const { activities } = activitiesWith({ default: { max_booting: 2 } });
+    const startedAt = Date.now();
+    const created = await Promise.all(Array.from({ length: 6 }, (_, i) => run(activities.createServer, input(i))));
+    const ids = new Set(created.map((server) => server.id));
+    expect(ids.size).toBe(6);
+    expect(mostBootingAtOnce(ids)).toBe(2);
+    // Three rounds of two 400 ms boots before the last POST: the last create waited for the boots ahead of it.
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(800);
+    await Promise.all([...ids].map((serverId) => run(activities.deleteServer, { workerName: 'w0', serverId })));
+  });
+
+  it('frees a slot as soon as its server is deleted, before the boot would have ended', async () => {
+    const { activities, clouds } = activitiesWith({ default: { max_booting: 1 } });
+    const first = await run(activities.createServer, input(100));
+    const pacer = clouds.shareFor('w0').booting!;
+    expect(pacer.holds(first.id)).toBe(true);
+    await run(activities.deleteServer, { workerName: 'w0', serverId: first.id });
+    expect(pacer.booting).toBe(0);
+    const second = await run(activities.createServer, input(101));
+    await run(activities.deleteServer, { workerName: 'w0', serverId: second.id });
+  });
+
+  it('splits a fixed max_booting over the fleet as it splits the create slots, and leaves an adaptive cap to each process', () => {
+    const position = { size: 2, rank: 1 };
+    const shareOf = (l: CloudLimits) => ({ requestsPerSecond: rateShare(l.requestsPerSecond, position), createSlots: createSlotShare(l.maxConcurrentCreates, position) });
+    const fixed = activitiesWith({ default: { max_booting: 5, max_concurrent_creates: 10 } }).clouds;
+    const pacer = fixed.shareFor('w0').booting!;
+    expect(pacer.size).toBe(5);
+    expect(fixed.setShares(shareOf)).toEqual([expect.objectContaining({ createSlots: 5 })]);
+    // Rank 1 of 2: 5 = 3 + 2, the remainder to rank 0.
+    expect(pacer.size).toBe(2);
+    fixed.setShares(() => ({ requestsPerSecond: 0, createSlots: 0 }));
+    expect(pacer.size).toBe(0);
+    const adaptive = activitiesWith({ default: { max_booting: 'adaptive' } }).clouds;
+    adaptive.setShares(shareOf);
+    expect(adaptive.shareFor('w0').booting!.size).toBe(ADAPTIVE_START);
+  });
+
+  it('refuses a max_booting that is no whole number from 1 to 1000 nor "adaptive", naming the field', () => {
+    for (const bad of [0, 1.5, 'fast', 1001]) expect(() => activitiesWith({ default: { max_booting: bad } })).toThrow(/cloud_limits\.default\.max_booting: must be a whole number from 1 to 1000, "adaptive", or null for no cap/);
+  });
+});
+
+describe('max_booting in whole lifecycles', () => {
+  it('boots five lifecycles two at a time, the fleet status watcher freeing each slot, all released with one launch each', async () => {
+    const events: ServerEvent[] = [];
+    const names = ['a', 'b', 'c', 'd', 'e'];
+    const rig = await startLifecycleRig(
+      names.map((name) => ({ name })),
+      { cloudLimits: { default: { max_booting: 2 } }, simulator: { bootDelayMs: 600, deleteDelayMs: 50, onServerEvent: (event) => events.push(event) }, statusWatchers: true },
+    );
+    try {
+      const runs = await Promise.all(names.map((name) => rig.client.substantiate(rig.config.workers.get(rig.nameOf(name))!.specFor())));
+      for (const name of names) await rig.client.waitForPhase(rig.nameOf(name), 'waiting-for-attach', { intervalMs: 50 });
+      const created = events.filter((e) => e.kind === 'created');
+      expect(created).toHaveLength(5);
+      let booting = 0;
+      let most = 0;
+      for (const event of [...events].sort((a, b) => a.at - b.at || (a.kind === 'created' ? 1 : -1))) {
+        if (event.kind === 'created') most = Math.max(most, ++booting);
+        else if (event.kind !== 'gone') booting -= 1;
+      }
+      expect(most).toBe(2);
+      for (const name of names) await rig.client.release(rig.nameOf(name));
+      for (const r of runs) {
+        const result = await r.result();
+        expect(result.outcome).toBe('released');
+        expect(result.status.launches).toBe(1);
+      }
+      expect(rig.simulator.servers()).toEqual([]);
+    } finally {
+      await rig.stop();
+    }
+  });
+});
+
+describe('a boot started in this process', () => {
+  it('turns the status feed from its idle tick to the boot tick at once, until a list shows the boot over', async () => {
+    let now = 0;
+    let servers: Server[] = [];
+    const source = { listServerChanges: async () => ({ servers, listedAt: new Date(now) }) };
+    const feed = new StatusFeed(source, { deployment: 'd', ownerKeys: { deployment: 'dep', workflowId: 'wf' }, now: () => now });
+    expect(feed.nextDelayMs()).toBe(3000);
+    feed.expectBoot('s1');
+    expect(feed.nextDelayMs()).toBe(1000);
+    servers = [{ id: 's1', status: 'ACTIVE', metadata: { dep: 'd', wf: 'w1' } } as unknown as Server];
+    now = 1000;
+    const list = await feed.list();
+    expect(list.settled.map((b) => b.serverId)).toEqual(['s1']);
+    feed.advance(list);
+    expect(feed.nextDelayMs()).toBe(3000);
+    // A boot already told over is not expected again.
+    feed.expectBoot('s1');
+    expect(feed.nextDelayMs()).toBe(3000);
+  });
+
+  it('tells a lone lifecycle its server is ACTIVE within about a boot tick, not an idle one, every time', async () => {
+    const events: ServerEvent[] = [];
+    const rig = await startLifecycleRig([{ name: 'lone' }], { simulator: { bootDelayMs: 300, deleteDelayMs: 50, onServerEvent: (event) => events.push(event) }, statusWatchers: true });
+    try {
+      const name = rig.nameOf('lone');
+      const lags: number[] = [];
+      for (let i = 0; i < 4; i += 1) {
+        const run = await rig.client.substantiate(rig.config.workers.get(name)!.specFor());
+        await rig.client.waitForPhase(name, 'waiting-for-attach', { intervalMs: 50 });
+        await rig.client.release(name);
+        const result = await run.result();
+        const active = events.filter((e) => e.kind === 'active').at(-1)!;
+        lags.push(Date.parse(result.status.activeAt!) - active.at);
+      }
+      // The feed idles at 3 s between lists while it knows of no boot: a boot of 0.3 s that it
+      // learned of only from its lists would be told 0 to 3 s late.
+      expect(Math.max(...lags), `ACTIVE told after ${lags.join(', ')} ms`).toBeLessThan(1500);
+    } finally {
+      await rig.stop();
+    }
+  });
+});
