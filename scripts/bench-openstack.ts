@@ -28,7 +28,7 @@ const integer = (min: number, max: number) => (value: string) => {
 /** How often the benchmark's master reads each lifecycle's phase: the Buildbot adapter's `poll_interval` default. */
 const MASTER_POLL_MS = 500;
 
-const WAY_KEYS = ['burst', 'serial', 'lifecycles'] as const;
+const WAY_KEYS = ['burst', 'serial', 'paced', 'lifecycles'] as const;
 type WayKey = (typeof WAY_KEYS)[number];
 function wayList(value: string): WayKey[] {
   const keys = value.split(',').map((k) => k.trim());
@@ -44,10 +44,12 @@ const o = new Command('npm run bench:openstack --')
   .option('--out <file>', 'JSON report', path.join(projectRoot, '.scratch', 'bench', `openstack-${new Date().toISOString().replace(/[:.]/g, '-')}.json`))
   .option('--timeout <seconds>', 'the whole run', integer(60, 7200), 1800)
   .option('--max-concurrent-creates <n>', "the lifecycles' cloud_limits max_concurrent_creates (default: the built-in one)", integer(1, 1000))
+  .option('--max-booting <n|adaptive>', "the lifecycles' cloud_limits max_booting (default: none)", (value: string) => (value === 'adaptive' ? ('adaptive' as const) : integer(1, 1000)(value)))
+  .option('--boot-cap <n>', "the paced way's servers booting at once", integer(1, 200), 6)
   .option('--ways <list>', `the ways to run, in this order: ${WAY_KEYS.join(', ')} (comma-separated)`, wayList, [...WAY_KEYS])
   .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
   .parse(process.argv.slice(2), { from: 'user' })
-  .opts<{ servers: number; flavor: string; image: string; out: string; timeout: number; ways: WayKey[]; maxConcurrentCreates?: number }>();
+  .opts<{ servers: number; flavor: string; image: string; out: string; timeout: number; ways: WayKey[]; maxConcurrentCreates?: number; maxBooting?: number | 'adaptive'; bootCap: number }>();
 
 if (!process.env.OS_AUTH_URL && !process.env.OS_CLOUD) {
   console.error('bench:openstack: set OS_AUTH_URL (and OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME, ...) or OS_CLOUD to the cloud to measure');
@@ -96,7 +98,12 @@ writeFileSync(
     {
       deployment: `bench-openstack-${startedAt}`,
       workers: [WARM_UP_NAME, ...lifecycleNames].map((name) => ({ name, flavor: o.flavor, image: o.image })),
-      ...(o.maxConcurrentCreates === undefined ? {} : { cloud_limits: { default: { max_concurrent_creates: o.maxConcurrentCreates } } }),
+      cloud_limits: {
+        default: {
+          ...(o.maxConcurrentCreates === undefined ? {} : { max_concurrent_creates: o.maxConcurrentCreates }),
+          ...(o.maxBooting === undefined ? {} : { max_booting: o.maxBooting }),
+        },
+      },
     },
     null,
     1,
@@ -109,6 +116,7 @@ const rest = new OpenStackClient(worker.credentials, { clientVersion: worker.def
 const WAY_NAMES: Record<WayKey, string> = {
   burst: 'bare REST, all POSTs at once, reads every 0.5 s',
   serial: 'bare REST, one POST at a time, reads every 5 s',
+  paced: `bare REST, at most ${o.bootCap} booting at once, reads every 0.5 s`,
   lifecycles: `${o.servers} lifecycles (latent-worker worker)`,
 };
 const ways: Way[] = [];
@@ -122,7 +130,7 @@ try {
   await rest.close();
 }
 
-const baselines = ways.filter((w) => w.key !== 'lifecycles').sort((a, b) => (a.requestToActiveNoticed?.p50 ?? Infinity) - (b.requestToActiveNoticed?.p50 ?? Infinity));
+const baselines = ways.filter((w) => w.key === 'burst' || w.key === 'serial').sort((a, b) => (a.requestToActiveNoticed?.p50 ?? Infinity) - (b.requestToActiveNoticed?.p50 ?? Infinity));
 const better = baselines[0];
 const ours = ways.find((w) => w.key === 'lifecycles');
 const targets =
@@ -172,8 +180,9 @@ async function bare(key: Exclude<WayKey, 'lifecycles'>, cloud: CloudIds): Promis
   counter.reset();
   const cpuBefore = cpuByGroup();
   const from = new Date();
-  const posts = key === 'burst' ? 'at-once' : 'one-at-a-time';
-  const runs = await bootWithBareRest({ client: rest, worker, ...cloud, names: names(`bench-os-${key}`), posts, pollIntervalMs: key === 'burst' ? 500 : 5000, deadline });
+  const posts = key === 'serial' ? 'one-at-a-time' : 'at-once';
+  const bootingAtOnce = key === 'paced' ? o.bootCap : undefined;
+  const runs = await bootWithBareRest({ client: rest, worker, ...cloud, names: names(`bench-os-${key}`), posts, bootingAtOnce, pollIntervalMs: key === 'serial' ? 5000 : 500, deadline });
   return summarize(key, runs, from, { ...counter.byService }, cpuSpent(cpuBefore, cpuByGroup()));
 }
 

@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
+import { Semaphore } from '../../src/openstack/semaphore.js';
 import { buildServerRequest } from '../../src/activities/serverRequest.js';
 import type { ResolvedWorker } from '../../src/config/load.js';
 import type { ObservedRequest, OpenStackClient } from '../../src/openstack/index.js';
@@ -24,6 +25,8 @@ export interface BareRestOptions {
   names: readonly string[];
   /** Every POST at once, or each POST sent once the one before has been answered. */
   posts: 'at-once' | 'one-at-a-time';
+  /** At most this many servers between POST and ACTIVE noticed (none when absent). */
+  bootingAtOnce?: number;
   pollIntervalMs: number;
   deadline: number;
 }
@@ -57,11 +60,17 @@ export async function bootWithBareRest(o: BareRestOptions): Promise<ServerRun[]>
     }
   };
   const boots: Promise<void>[] = [];
+  const slots = o.bootingAtOnce ? new Semaphore(o.bootingAtOnce) : undefined;
   try {
     for (const run of runs) {
       const boot = (async () => {
-        await post(run);
-        await waitActive(run);
+        const release = await slots?.acquire(o.deadline - Date.now(), () => new Error('no boot slot before the deadline'), signal);
+        try {
+          await post(run);
+          await waitActive(run);
+        } finally {
+          release?.();
+        }
       })().catch((error: unknown) => {
         run.error = error instanceof Error ? error.message : String(error);
       });

@@ -28,14 +28,16 @@ export interface NovaCongestionPreset {
 // real-here: the Zed of ../shared/tools (fake virt driver, one process per Nova service, 2 cores).
 // A lone server: POST answered in 0.13-0.42 s (nova-api log, 20 creates), then ACTIVE 0.66-1.13 s
 // later (nova-compute log, 11 lone creates), so about 1 s from request to ACTIVE. 30 POSTs at
-// once: Nova's POST -> ACTIVE median 11.5-15 s (issue 14). One build slot of 900 ms puts the
-// 15th of 30 at 1000 + 14 x 900 = 13.6 s and the last at 27.1 s. Fitted to those published
-// figures, not to a burst measured for the purpose: docs/benchmark.md, "Nova congestion".
+// once, 18 bursts of `npm run bench:openstack` on 2026-12-04: Nova launched the servers one after
+// another, first come first served, a least-squares slope of 303 to 511 ms a server (median 383),
+// the first 0 to 1 s after the first create when Nova was quiet. One build slot of 390 ms puts
+// the 15th of 30 at 1000 + 14 x 390 = 6.5 s and the last at 12.3 s; the quiet bursts' Nova POST
+// -> ACTIVE was p50 5 to 8 s, max 8 to 12 s. docs/benchmark.md, "Nova congestion".
 export const novaCongestionPresets: Readonly<Record<string, NovaCongestionPreset>> = {
   'real-here': {
     bootDelayMs: 1000,
     scheduleDelayMs: 100,
-    congestion: { workers: 1, buildMs: 900 },
+    congestion: { workers: 1, buildMs: 390 },
     description: 'the Zed of ../shared/tools (fake driver, 2 cores)',
   },
 };
