@@ -62,6 +62,11 @@ export class BootPacer {
     this.changed();
   }
 
+  /** Creates waiting for a slot. */
+  get queued(): number {
+    return this.slots.waiting;
+  }
+
   /** Servers posted whose boot has not been seen to end. */
   get booting(): number {
     return this.holding.size;

@@ -48,6 +48,7 @@ const LOOK_WAIT_MS = 20_000;
 /** A signal not through in this long fails the round; the list is taken again from the same cursor. */
 const SIGNAL_TIMEOUT_MS = 10_000;
 const BACKOFF_FIRST_MS = 500;
+const PACED_TICK_MS = 500;
 const BACKOFF_MAX_MS = 10_000;
 
 /**
@@ -89,7 +90,7 @@ export function statusWatchActivities(clouds: CloudRegistry, { runForMs = WATCH_
     const nap = new Nap();
     const stopHearing = clouds.onBootStarted(input.cloud, (serverId) => {
       feed.expectBoot(serverId);
-      if (backoffMs === 0) nap.bringForward(listedAt + feed.nextDelayMs());
+      if (backoffMs === 0) nap.bringForward(listedAt + paced(feed.nextDelayMs(), clouds.bootPacerOf(input.cloud)));
     });
     try {
       while (Date.now() < endAt) {
@@ -103,7 +104,7 @@ export function statusWatchActivities(clouds: CloudRegistry, { runForMs = WATCH_
           health?.listed(true, feed.bootingCount);
           backoffMs = 0;
           listedAt = Date.now();
-          delayMs = feed.nextDelayMs();
+          delayMs = paced(feed.nextDelayMs(), clouds.bootPacerOf(input.cloud));
         } catch (error) {
           if (signal.aborted) throw error;
           health?.listed(false, feed.bootingCount);
@@ -155,6 +156,15 @@ export function statusWatchActivities(clouds: CloudRegistry, { runForMs = WATCH_
 }
 
 /** Signals each lifecycle whose server settled; a lifecycle that has ended needs telling no more. */
+/**
+ * While creates of this process wait for a boot slot, each list that sees a boot end lets one go:
+ * the feed then lists at least every PACED_TICK_MS, half its boot tick, which shortens every
+ * slot's turn by a quarter second on average for about one more list per two lifecycles.
+ */
+function paced(delayMs: number, pacer: BootPacer | undefined): number {
+  return pacer && pacer.queued > 0 ? Math.min(delayMs, PACED_TICK_MS) : delayMs;
+}
+
 /** The boots a list saw end give their slots back (src/activities/bootPacer.ts). */
 function endBoots(pacer: BootPacer | undefined, list: FeedList): void {
   if (!pacer) return;

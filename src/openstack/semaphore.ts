@@ -22,6 +22,11 @@ export class Semaphore {
     return this.held;
   }
 
+  /** Callers waiting for a slot. */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
   resize(size: number): void {
     if (!Number.isInteger(size) || size < 0) throw new RangeError(`a semaphore's size must be a whole number of 0 or more, got ${String(size)}`);
     this.limit = size;
