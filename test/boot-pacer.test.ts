@@ -65,6 +65,19 @@ describe('BootPacer', () => {
     expect(pacer.size).toBe(1);
   });
 
+  it('frees at once the slot of a server whose end a list showed before its create handed the slot over', async () => {
+    const { pacer } = pacerAt(1);
+    pacer.ended('quick', true);
+    const release = await pacer.slots.acquire(0, () => new Error('no slot'));
+    pacer.hold('quick', 0, release);
+    expect(pacer.booting).toBe(0);
+    expect(pacer.slots.inUse).toBe(0);
+    // The early end is used up by that hold: a later one holds as usual.
+    const again = await pacer.slots.acquire(0, () => new Error('no slot'));
+    pacer.hold('quick', 0, again);
+    expect(pacer.booting).toBe(1);
+  });
+
   it('frees the slot of a server whose boot failed or which went, without learning from it', async () => {
     const { pacer } = pacerAt('adaptive');
     const release = await pacer.slots.acquire(0, () => new Error('no slot'));

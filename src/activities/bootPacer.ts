@@ -15,6 +15,8 @@ const BASELINE_WINDOW = 32;
 const NOTICE_SLACK_MS = 1500;
 /** What is left of the cap after a boot that others slowed. */
 const CUT_FACTOR = 0.7;
+/** Ends remembered for servers that held no slot yet (or any more). */
+const REMEMBERED_ENDS = 10_000;
 /** A server not seen to finish booting in this long stops counting against the cap (its lifecycle's boot_timeout judges it). */
 export const MAX_HOLD_MS = 15 * 60_000;
 
@@ -37,6 +39,8 @@ export class BootPacer {
   private readonly onChange: (slots: number, booting: number) => void;
   /** Servers posted and not yet seen to end their boot, with when their POST was sent and their slot's release. */
   private readonly holding = new Map<string, { sentAt: number; release: () => void; timer: NodeJS.Timeout }>();
+  /** Servers whose end was seen while they held no slot, most recent last. */
+  private readonly endedUnheld = new Set<string>();
 
   constructor(
     readonly setting: MaxBooting,
@@ -75,6 +79,11 @@ export class BootPacer {
   /** The slot taken for a create now belongs to its server until its boot ends (see `ended`), or MAX_HOLD_MS at most. */
   hold(serverId: string, sentAt: number, release: () => void): void {
     this.drop(serverId);
+    // A list may show the boot over before the create that made it has handed over its slot.
+    if (this.endedUnheld.delete(serverId)) {
+      release();
+      return;
+    }
     const timer = setTimeout(() => this.drop(serverId), MAX_HOLD_MS);
     timer.unref();
     this.holding.set(serverId, { sentAt, release, timer });
@@ -89,7 +98,11 @@ export class BootPacer {
   /** The server's boot ended (`active`: it went ACTIVE, so its boot time teaches the cap; otherwise ERROR, gone or given up on). */
   ended(serverId: string, active: boolean): void {
     const held = this.holding.get(serverId);
-    if (!held) return;
+    if (!held) {
+      this.endedUnheld.add(serverId);
+      if (this.endedUnheld.size > REMEMBERED_ENDS) this.endedUnheld.delete(this.endedUnheld.values().next().value!);
+      return;
+    }
     this.drop(serverId);
     if (active && this.setting === 'adaptive') this.learn(this.now() - held.sentAt, held.sentAt);
   }
