@@ -155,7 +155,6 @@ export function statusWatchActivities(clouds: CloudRegistry, { runForMs = WATCH_
   return { watchCloudStatus, lookAtBoot };
 }
 
-/** Signals each lifecycle whose server settled; a lifecycle that has ended needs telling no more. */
 /**
  * While creates of this process wait for a boot slot, each list that sees a boot end lets one go:
  * the feed then lists at least every PACED_TICK_MS, half its boot tick, which shortens every
@@ -172,6 +171,7 @@ function endBoots(pacer: BootPacer | undefined, list: FeedList): void {
   for (const serverId of list.gone) pacer.ended(serverId, false);
 }
 
+/** Signals each lifecycle whose server settled; a lifecycle that has ended needs telling no more. */
 async function tell(workflows: ReturnType<typeof getClient>['workflow'], settled: BootSettled[]): Promise<void> {
   for (let i = 0; i < settled.length; i += SIGNALS_IN_FLIGHT) {
     await Promise.all(

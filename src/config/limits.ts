@@ -14,7 +14,7 @@ export interface CloudLimits {
   maxServers: number | undefined;
   /** How long flavor, image and network look-ups are reused; 0 turns the cache off. */
   lookupCacheSeconds: number;
-  /** Servers between their POST and the end of their boot, per worker process; undefined: no cap. */
+  /** Servers between their POST and the end of their boot: a number for the fleet, or `adaptive` per worker process; undefined: no cap. */
   maxBooting: MaxBooting | undefined;
 }
 
