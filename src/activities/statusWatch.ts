@@ -1,6 +1,7 @@
 import { activityInfo, cancellationSignal, getClient, heartbeat, log } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { Nap } from '../openstack/nap.js';
 import { StatusFeed, type BootSettled, type FeedList, type StatusFeedOptions } from '../openstack/statusFeed.js';
 import type { BootPacer } from './bootPacer.js';
 import type { ServerStatusChange } from '../workflows/bootWatch.js';
@@ -192,38 +193,4 @@ function cursorOf(details: unknown): number | undefined {
   const { cursor } = details as { cursor?: unknown };
   const at = typeof cursor === 'string' ? Date.parse(cursor) : Number.NaN;
   return Number.isNaN(at) ? undefined : at;
-}
-
-/** A sleep whose end can be brought forward (a boot started while the watch idled). */
-class Nap {
-  private current: { at: number; timer: NodeJS.Timeout; wake: () => void } | undefined;
-
-  until(at: number, signal: AbortSignal): Promise<void> {
-    signal.throwIfAborted();
-    return new Promise((resolve, reject) => {
-      const end = (): void => {
-        clearTimeout(this.current?.timer);
-        this.current = undefined;
-        signal.removeEventListener('abort', onAbort);
-      };
-      const onAbort = (): void => {
-        end();
-        reject(signal.reason);
-      };
-      const wake = (): void => {
-        end();
-        resolve();
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.current = { at, timer: setTimeout(wake, Math.max(0, at - Date.now())), wake };
-    });
-  }
-
-  bringForward(at: number): void {
-    const current = this.current;
-    if (!current || at >= current.at) return;
-    clearTimeout(current.timer);
-    current.at = at;
-    current.timer = setTimeout(current.wake, Math.max(0, at - Date.now()));
-  }
 }

@@ -1,5 +1,6 @@
 import { DurationModel } from './durationModel.js';
 import { OpenStackError } from './errors.js';
+import { Nap } from './nap.js';
 import type { CallOptions } from './keystone.js';
 import type { Server } from './novaTypes.js';
 
@@ -115,7 +116,7 @@ export class ServerWatcher {
   private failingSince: number | undefined;
   private backoffMs = 0;
   private warnedNoDate = false;
-  private sleeping: { timer: NodeJS.Timeout; at: number; wake: () => void } | undefined;
+  private readonly nap: Nap;
   private readonly stop = new AbortController();
 
   constructor(
@@ -141,6 +142,7 @@ export class ServerWatcher {
     this.log = options.log ?? (() => {});
     this.onList = options.onList ?? (() => {});
     this.now = options.now ?? Date.now;
+    this.nap = new Nap(this.now);
   }
 
   /** Number of waits in progress. */
@@ -208,7 +210,7 @@ export class ServerWatcher {
     this.closed = true;
     this.stop.abort(new Error('the server watcher is closed'));
     this.rejectAll(new Error('the server watcher is closed'));
-    this.wakeNow();
+    this.nap.wake();
   }
 
   private async loop(): Promise<void> {
@@ -226,7 +228,7 @@ export class ServerWatcher {
           if (!this.closed) this.onList(false, this.waiting);
         }
         if (this.waiters.size === 0 || this.closed) break;
-        await this.sleep(delayMs);
+        await this.nap.until(this.now() + delayMs);
       }
     } finally {
       this.running = false;
@@ -306,7 +308,7 @@ export class ServerWatcher {
       this.statuses.delete(waiter.serverId);
       this.sent.delete(waiter.serverId);
     }
-    if (this.waiters.size === 0) this.wakeNow();
+    if (this.waiters.size === 0) this.nap.wake();
   }
 
   private isWaiting(waiter: Waiter): boolean {
@@ -419,31 +421,11 @@ export class ServerWatcher {
     }
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        clearTimeout(this.sleeping?.timer);
-        this.sleeping = undefined;
-        resolve();
-      };
-      this.sleeping = { timer: setTimeout(wake, ms), at: this.now() + ms, wake };
-    });
-  }
-
   /** Brings the next tick forward, but never closer than a quick tick to the last one. */
   private hurry(): void {
-    const sleeping = this.sleeping;
     // While lists fail, the backoff stands: new waiters must not turn it into a quick tick.
-    if (!sleeping || this.failingSince !== undefined) return;
-    const at = Math.max(this.now(), this.lastTickAt + this.options.fastTickMs);
-    if (at >= sleeping.at) return;
-    clearTimeout(sleeping.timer);
-    sleeping.at = at;
-    sleeping.timer = setTimeout(sleeping.wake, at - this.now());
-  }
-
-  private wakeNow(): void {
-    this.sleeping?.wake();
+    if (this.failingSince !== undefined) return;
+    this.nap.bringForward(Math.max(this.now(), this.lastTickAt + this.options.fastTickMs));
   }
 }
 
