@@ -110,6 +110,23 @@ describe('one Keystone token per cloud and scope', () => {
   });
 });
 
+describe('a cloud client made outside any activity', () => {
+  it('says its definition\'s warnings on the process\'s log, so the census can list servers before any lifecycle ran', async () => {
+    const loaded = parseConfig(
+      { workers: [{ name: 'old', flavor: 1, image: IMAGE_ID, os_username: 'demo', os_password: 'demo', os_tenant_name: 'demo', os_auth_url: sim.authUrlV3, client_version: '1.1' }] },
+      'cloud limits test',
+      {},
+    );
+    const clouds = new CloudRegistry(loaded, { pollIntervalMs: 100 });
+    registries.push(clouds);
+    // The server census (src/worker/census.ts) is the first to ask for a client in a new worker
+    // process, on a timer: its list failed with "Activity context not initialized" once.
+    const client = clouds.forWorker('old');
+    expect(client.warnings.join()).toContain("client_version '1.1' is deprecated");
+    expect(Array.isArray(await client.compute.listServers())).toBe(true);
+  });
+});
+
 describe('requests_per_second', () => {
   it('lets no more than the budget reach the cloud in any second, over every worker of the cloud', async () => {
     const { clouds } = setup(4, { default: { requests_per_second: 20 } });

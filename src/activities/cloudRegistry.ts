@@ -1,4 +1,3 @@
-import { log } from '@temporalio/activity';
 import { Runtime } from '@temporalio/worker';
 import { HttpClient, httpOptionsFor, OpenStackClient, RateLimiter, Semaphore, TokenCache, tokenCacheKey, type RequestObserver } from '../openstack/index.js';
 import { ServerWatcher, type WatcherOptions } from '../openstack/serverWatcher.js';
@@ -115,7 +114,8 @@ export class CloudRegistry {
         http: this.poolFor(worker),
       });
       // Said once per worker definition, not once per lifecycle: client_version 1.1, unverified TLS.
-      for (const warning of client.warnings) log.warn(`worker "${workerName}": ${warning}`);
+      // On the process's log, since a client may first be asked for outside any activity (the census).
+      for (const warning of client.warnings) Runtime.instance().logger.warn(`worker "${workerName}": ${warning}`);
       this.clients.set(workerName, client);
     }
     return client;
