@@ -40,29 +40,49 @@ describe('BootPacer', () => {
     expect(pacer.size).toBe(3);
   });
 
-  it('adapts: grows by one a boot while boots stay as quick as the quickest, cuts to 70 % once per round when one is slowed', async () => {
+  it('adapts once a round, on its median boot: doubles while boots take the quickest time, then steers by the servers that wait inside the cloud, and cuts to 70 % on a round slowed far beyond', async () => {
     const { pacer, boot } = pacerAt('adaptive');
+    let t = 0;
+    const round = async (...boots: number[]): Promise<void> => {
+      for (const ms of boots) await boot((t += 100_000), ms);
+    };
     expect(pacer.size).toBe(ADAPTIVE_START);
-    for (let i = 0; i < 6; i += 1) await boot(i * 10_000, 1000);
-    expect(pacer.size).toBe(ADAPTIVE_START + 6);
-    // Twice the quickest plus the list's tick is still flat: 3.4 s against 1 s.
-    await boot(100_000, 3400);
-    expect(pacer.size).toBe(ADAPTIVE_START + 7);
-    // 11 boots at once took 9 s: cut to 70 % (11 × 0.7 = 7.7).
-    await boot(200_000, 9000);
+    await round(1000, 1000, 1000);
+    // Not a round yet: three boots of a cap of 4.
+    expect(pacer.size).toBe(ADAPTIVE_START);
+    await round(1000);
+    expect(pacer.size).toBe(8);
+    // 8 booting, the median took 2 s against 1 s: 8 × (2 − 1 − 0.5) / 2 = 2 waited; from 2 to 4 it holds.
+    await round(...Array<number>(8).fill(2000));
+    expect(pacer.size).toBe(8);
+    // 3.5 s: 8 × 2 / 3.5 = 4.6 waited, more than 4: one less.
+    await round(...Array<number>(8).fill(3500));
     expect(pacer.size).toBe(7);
-    // Another slow boot sent before that cut is the same round: no second cut.
-    await boot(205_000, 9000);
-    expect(pacer.size).toBe(7);
-    // A slow one sent after the cut cuts again (7.7 × 0.7 = 5.39).
-    await boot(300_000, 9000);
+    // Quick again: one more a round, no longer doubling.
+    await round(...Array<number>(7).fill(1200));
+    expect(pacer.size).toBe(8);
+    // A median past twice the quickest and 1.5 s: cut to 70 % (8 × 0.7 = 5.6).
+    await round(...Array<number>(8).fill(4000));
     expect(pacer.size).toBe(5);
-    // After a cut it grows by one a round: five quick boots add one (5.39 + 5 × ~1/5.x).
-    for (let i = 0; i < 5; i += 1) await boot(400_000 + i * 10_000, 1000);
+    // One slowed boot in a quick round moves nothing but the round: one more (5.6 + 1).
+    await round(1000, 1000, 9000, 1000, 1000);
     expect(pacer.size).toBe(6);
     // Never below one.
-    for (let i = 0; i < 20; i += 1) await boot(1_000_000 + i * 100_000, 60_000);
+    for (let i = 0; i < 20; i += 1) await round(...Array<number>(pacer.size).fill(60_000));
     expect(pacer.size).toBe(1);
+  });
+
+  it('tells the soonest a boot in progress can end, by the quickest boot it has seen, whatever the cap', async () => {
+    const { pacer, boot, setNow } = pacerAt(3);
+    const release = await pacer.slots.acquire(0, () => new Error('no slot'));
+    pacer.hold('early', 5_000, release);
+    expect(pacer.soonestEnd()).toBeUndefined();
+    await boot(6_000, 2500);
+    await boot(20_000, 4000);
+    setNow(30_000);
+    expect(pacer.soonestEnd()).toBe(5_000 + 2500);
+    pacer.ended('early', true);
+    expect(pacer.soonestEnd()).toBeUndefined();
   });
 
   it('frees at once the slot of a server whose end a list showed before its create handed the slot over', async () => {

@@ -8,12 +8,20 @@ export const ADAPTIVE_CEILING = 1000;
 /** Boots remembered for the lone-boot time (their minimum). */
 const BASELINE_WINDOW = 32;
 /**
- * A boot counts as slowed by the others when it took more than twice the quickest recent boot
- * plus this: the status list that tells it ticks about once a second, so two boots of the same
- * length can be told a second apart.
+ * Of a boot's time, what the status list's tick may add to it: a boot is told at the first list
+ * after its end, and lists come every half second to a second while creates wait.
  */
-const NOTICE_SLACK_MS = 1500;
-/** What is left of the cap after a boot that others slowed. */
+const NOTICE_SLACK_MS = 500;
+/**
+ * The cap follows the servers that wait inside the cloud behind other boots, estimated from a
+ * round's median boot as cap × (its time − the quickest) ÷ its time (TCP Vegas' estimate, on boots
+ * instead of round trips): it grows while fewer than QUEUED_LOW wait, shrinks while more than QUEUED_HIGH do.
+ */
+const QUEUED_LOW = 2;
+const QUEUED_HIGH = 4;
+/** A round slower than twice the quickest boot plus this was slowed by something else too: cut at once. */
+const SEVERE_SLACK_MS = 1500;
+/** What is left of the cap after a severely slowed boot. */
 const CUT_FACTOR = 0.7;
 /** Ends remembered for servers that held no slot yet (or any more). */
 const REMEMBERED_ENDS = 10_000;
@@ -22,19 +30,24 @@ export const MAX_HOLD_MS = 15 * 60_000;
 
 /**
  * The cap on servers of one cloud between their POST and the end of their boot (ACTIVE, ERROR or
- * gone), in this worker process. A fixed cap is the operator's number. The adaptive cap is
- * additive-increase, multiplicative-decrease on boot times, as TCP does on round trips: it starts
- * at ADAPTIVE_START; boots that took about as long as the quickest recent one let it grow (by one a
- * boot until the first cut, then by one a round); a boot slowed by the others (more than twice the
- * quickest, plus the list's tick) cuts it to 70 %, once per round (boots sent before the last cut
- * do not cut it again). On a cloud whose boots slow each other, the servers then boot a few at a
- * time, in the order they were asked for, instead of all finishing late together.
+ * gone), in this worker process. A fixed cap is the operator's number. The adaptive cap steers by
+ * boot times, as TCP Vegas does by round trips: the quickest recent boot is what a boot takes with
+ * no other in its way, and a round's median boot (a round: as many boots as the cap) says by its
+ * excess how many servers waited inside the cloud (see QUEUED_LOW). It starts at ADAPTIVE_START
+ * and doubles a round while its boots take no longer than the quickest (a cloud with room to
+ * spare), then grows by one a round while few wait and shrinks by one while many do; a round
+ * slowed far beyond that (twice the quickest and more: another tenant's burst) cuts it to 70 %. On
+ * a cloud whose boots slow each other, its servers then boot a few at a time, in the order they
+ * were asked for, each about as quick as a lone boot, instead of all finishing late together.
  */
 export class BootPacer {
   readonly slots: Semaphore;
   private cap: number;
   private readonly recent: number[] = [];
-  private lastCutAt = Number.NEGATIVE_INFINITY;
+  /** Boot times of the round in progress (adaptive). */
+  private round: number[] = [];
+  /** Growing by one a boot, until the first boot that others slowed. */
+  private startingUp = true;
   private readonly now: () => number;
   private readonly onChange: (slots: number, booting: number) => void;
   /** Servers posted and not yet seen to end their boot, with when their POST was sent and their slot's release. */
@@ -104,7 +117,11 @@ export class BootPacer {
       return;
     }
     this.drop(serverId);
-    if (active && this.setting === 'adaptive') this.learn(this.now() - held.sentAt, held.sentAt);
+    if (!active) return;
+    const bootMs = this.now() - held.sentAt;
+    this.recent.push(bootMs);
+    if (this.recent.length > BASELINE_WINDOW) this.recent.shift();
+    if (this.setting === 'adaptive') this.learn(bootMs);
   }
 
   private drop(serverId: string): void {
@@ -116,17 +133,37 @@ export class BootPacer {
     this.changed();
   }
 
-  private learn(bootMs: number, sentAt: number): void {
-    this.recent.push(bootMs);
-    if (this.recent.length > BASELINE_WINDOW) this.recent.shift();
+  /**
+   * The soonest a boot holding a slot may end, by the quickest recent boot (epoch ms); undefined
+   * while none holds a slot or no boot has ended yet to say how quick they are.
+   */
+  soonestEnd(): number | undefined {
+    if (this.holding.size === 0 || this.recent.length === 0) return undefined;
+    let firstSent = Number.POSITIVE_INFINITY;
+    for (const { sentAt } of this.holding.values()) firstSent = Math.min(firstSent, sentAt);
+    return firstSent + Math.min(...this.recent);
+  }
+
+  /** Judged once a round (as many boots as the cap), on the round's median: one boot is too noisy to steer by. */
+  private learn(bootMs: number): void {
+    this.round.push(bootMs);
+    if (this.round.length < Math.floor(this.cap)) return;
+    const typical = median(this.round);
+    const boots = this.round.length;
+    this.round = [];
     const quickest = Math.min(...this.recent);
-    if (bootMs <= 2 * quickest + NOTICE_SLACK_MS) {
-      // Until the first slowed boot it doubles each round (one more per boot); after, one more per round.
-      this.cap = Math.min(ADAPTIVE_CEILING, this.cap + (this.lastCutAt === Number.NEGATIVE_INFINITY ? 1 : 1 / this.cap));
-    } else if (sentAt >= this.lastCutAt) {
+    const queued = (this.cap * Math.max(0, typical - quickest - NOTICE_SLACK_MS)) / typical;
+    if (typical > 2 * quickest + SEVERE_SLACK_MS) {
+      this.startingUp = false;
       this.cap = Math.max(1, this.cap * CUT_FACTOR);
-      this.lastCutAt = this.now();
+    } else if (this.startingUp && queued < 1) {
+      this.cap += boots;
+    } else {
+      this.startingUp = false;
+      if (queued < QUEUED_LOW) this.cap += 1;
+      else if (queued > QUEUED_HIGH) this.cap = Math.max(1, this.cap - 1);
     }
+    this.cap = Math.min(ADAPTIVE_CEILING, this.cap);
     this.slots.resize(Math.max(1, Math.floor(this.cap)));
     this.changed();
   }
@@ -134,4 +171,10 @@ export class BootPacer {
   private changed(): void {
     this.onChange(this.slots.size, this.holding.size);
   }
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }

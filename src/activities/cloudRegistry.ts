@@ -43,6 +43,9 @@ export interface CloudRegistryOptions {
   initialShares?: ShareOf;
 }
 
+/** What a create of this process tells the cloud's status watcher: a server began to boot, or a create waits for a boot slot. */
+export type BootNews = { kind: 'started'; serverId: string } | { kind: 'create-waiting' };
+
 /** This process's part of a cloud's `requests_per_second` and `max_concurrent_creates`. */
 export type ShareOf = (limits: CloudLimits) => { requestsPerSecond: number; createSlots: number };
 
@@ -75,7 +78,7 @@ export class CloudRegistry {
   private readonly pools = new Map<string, HttpClient>();
   private readonly watchers = new Map<string, ServerWatcher>();
   private readonly gone = new Map<string, GoneNotices>();
-  private readonly bootListeners = new Map<string, Set<(serverId: string) => void>>();
+  private readonly bootListeners = new Map<string, Set<(news: BootNews) => void>>();
   /** Workers defined by CI masters, by name, with the account they were opened from. */
   private readonly masterDefined = new Map<string, { account: string; worker: ResolvedWorker }>();
   private shareOf: ShareOf;
@@ -225,19 +228,20 @@ export class CloudRegistry {
 
   /**
    * Tells `listener` of each server this process creates on `cloud` (as `distinctClouds` names
-   * it) from now on, until what it returns is called: the fleet's status watcher, when it runs
-   * here, then knows a boot started before its next list can show it.
+   * it) and of each create that begins to wait for a boot slot, from now on, until what it returns
+   * is called: the fleet's status watcher, when it runs here, then lists at the pace a boot (or a
+   * create that waits for one to end) needs, before its next list could show it.
    */
-  onBootStarted(cloud: string, listener: (serverId: string) => void): () => void {
+  onBootNews(cloud: string, listener: (news: BootNews) => void): () => void {
     let listeners = this.bootListeners.get(cloud);
     if (!listeners) this.bootListeners.set(cloud, (listeners = new Set()));
     listeners.add(listener);
     return () => listeners.delete(listener);
   }
 
-  /** This process created a server on `cloud`. */
-  bootStarted(cloud: string, serverId: string): void {
-    for (const listener of this.bootListeners.get(cloud) ?? []) listener(serverId);
+  /** This process created a server on `cloud`, or a create of it waits for a boot slot there. */
+  bootNews(cloud: string, news: BootNews): void {
+    for (const listener of this.bootListeners.get(cloud) ?? []) listener(news);
   }
 
   /** The boot cap of `cloud` (as `distinctClouds` names it) in this process, once a create there made one. */

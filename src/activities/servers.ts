@@ -150,14 +150,16 @@ export function serverActivities(clouds: CloudRegistry, { deployment, notifier, 
       nics,
     });
     // The boot slot first: a create holding a POST slot while it waits for a boot to end would starve the others.
-    const bootSlot = await share.booting?.slots.acquire(
+    const bootSlotTurn = share.booting?.slots.acquire(
       createSlotWaitMs,
       () => ApplicationFailure.retryable(`no boot slot free within ${createSlotWaitMs / 1000} s (max_booting ${String(share.limits.maxBooting)} of ${share.name}: ${share.booting!.booting} servers booting from this worker process, ${share.booting!.size} allowed now)`, FAILURE_TYPES.createSlotTimeout),
       signal,
     );
+    if (share.booting && share.booting.queued > 0) clouds.bootNews(share.name, { kind: 'create-waiting' });
+    const bootSlot = await bootSlotTurn;
     let bootSlotHanded = false;
     const booted = (serverId: string, sentAt: number): void => {
-      clouds.bootStarted(share.name, serverId);
+      clouds.bootNews(share.name, { kind: 'started', serverId });
       if (!bootSlot) return;
       share.booting!.hold(serverId, sentAt, bootSlot);
       bootSlotHanded = true;

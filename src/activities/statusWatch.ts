@@ -89,8 +89,8 @@ export function statusWatchActivities(clouds: CloudRegistry, { runForMs = WATCH_
     let backoffMs = 0;
     let listedAt = Date.now();
     const nap = new Nap();
-    const stopHearing = clouds.onBootStarted(input.cloud, (serverId) => {
-      feed.expectBoot(serverId);
+    const stopHearing = clouds.onBootNews(input.cloud, (news) => {
+      if (news.kind === 'started') feed.expectBoot(news.serverId);
       if (backoffMs === 0) nap.bringForward(listedAt + paced(feed.nextDelayMs(), clouds.bootPacerOf(input.cloud)));
     });
     try {
@@ -158,11 +158,14 @@ export function statusWatchActivities(clouds: CloudRegistry, { runForMs = WATCH_
 
 /**
  * While creates of this process wait for a boot slot, each list that sees a boot end lets one go:
- * the feed then lists at least every PACED_TICK_MS, half its boot tick, which shortens every
- * slot's turn by a quarter second on average for about one more list per two lifecycles.
+ * the feed then lists every PACED_TICK_MS, half its boot tick, which shortens every slot's turn by
+ * a quarter second on average; but not before the first boot in progress can have ended, by the
+ * quickest recent boot (a list before that finds nothing to free).
  */
 function paced(delayMs: number, pacer: BootPacer | undefined): number {
-  return pacer && pacer.queued > 0 ? Math.min(delayMs, PACED_TICK_MS) : delayMs;
+  if (!pacer || pacer.queued === 0) return delayMs;
+  const soonestEnd = pacer.soonestEnd();
+  return Math.min(delayMs, Math.max(PACED_TICK_MS, soonestEnd === undefined ? 0 : soonestEnd - Date.now()));
 }
 
 /** The boots a list saw end give their slots back (src/activities/bootPacer.ts). */
