@@ -15,6 +15,13 @@ describe('worker tuning', () => {
     });
   });
 
+  it('gives the workflow threads to the SDK, from the flag or LATENT_WORKER_WORKFLOW_THREADS', () => {
+    expect(workerOptionsFor(resolveTuning({}, { LATENT_WORKER_WORKFLOW_THREADS: '2' }))).toMatchObject({ workflowThreadPoolSize: 2 });
+    expect(workerOptionsFor(resolveTuning({ workflowThreads: '3' }, { LATENT_WORKER_WORKFLOW_THREADS: '2' }))).toMatchObject({ workflowThreadPoolSize: 3 });
+    expect(workerOptionsFor(defaultTuning)).toMatchObject({ workflowThreadPoolSize: defaultTuning.workflowThreads });
+    expect(() => resolveTuning({ workflowThreads: '0' }, {})).toThrow('--workflow-threads: must be an integer from 1 to 16, got "0"');
+  });
+
   it('names the flag or variable of a bad value and what is valid', () => {
     expect(() => resolveTuning({ maxConcurrentActivities: 'lots' }, {})).toThrow('--max-concurrent-activities: must be an integer from 1 to 1000000, got "lots"');
     expect(() => resolveTuning({}, { LATENT_WORKER_WORKFLOW_POLLERS: '1' })).toThrow('LATENT_WORKER_WORKFLOW_POLLERS: must be an integer from 2 to 1000, got "1"');

@@ -7,6 +7,8 @@ export interface WorkerTuning {
   maxConcurrentWorkflowTaskExecutions: number;
   workflowTaskPollers: number;
   activityTaskPollers: number;
+  /** Threads that run workflow tasks, each with its own V8 isolate and its share of the cached lifecycles. */
+  workflowThreads: number;
   /** How often the process counts the fleet for its share of `cloud_limits` (src/worker/fleetCensus.ts), in seconds. */
   fleetCensusSeconds: number;
 }
@@ -51,6 +53,7 @@ export const defaultTuning: WorkerTuning = {
   maxConcurrentWorkflowTaskExecutions: 40,
   workflowTaskPollers: 10,
   activityTaskPollers: 10,
+  workflowThreads: 1,
   fleetCensusSeconds: 10,
 };
 
@@ -71,6 +74,7 @@ export const tuningSettings: readonly Setting[] = [
   { key: 'maxConcurrentWorkflowTaskExecutions', flag: 'max-concurrent-workflow-tasks', env: 'LATENT_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', description: 'workflow tasks run at once', min: 2, max: 10_000 },
   { key: 'workflowTaskPollers', flag: 'workflow-pollers', env: 'LATENT_WORKER_WORKFLOW_POLLERS', description: 'workflow task polls open at once', min: 2, max: 1_000 },
   { key: 'activityTaskPollers', flag: 'activity-pollers', env: 'LATENT_WORKER_ACTIVITY_POLLERS', description: 'activity task polls open at once', min: 1, max: 1_000 },
+  { key: 'workflowThreads', flag: 'workflow-threads', env: 'LATENT_WORKER_WORKFLOW_THREADS', description: 'threads that run workflow tasks, each with its own share of the cached lifecycles', min: 1, max: 16 },
   { key: 'fleetCensusSeconds', flag: 'fleet-census-interval', env: 'LATENT_WORKER_FLEET_CENSUS_INTERVAL', description: "seconds between counts of the task queue's worker processes, for each one's share of cloud_limits", min: 1, max: 600 },
 ];
 
@@ -110,6 +114,7 @@ export function workerOptionsFor(tuning: WorkerTuning): Partial<WorkerOptions> {
     maxConcurrentWorkflowTaskExecutions: tuning.maxConcurrentWorkflowTaskExecutions,
     workflowTaskPollerBehavior: { type: 'simple-maximum', maximum: tuning.workflowTaskPollers },
     activityTaskPollerBehavior: { type: 'simple-maximum', maximum: tuning.activityTaskPollers },
+    workflowThreadPoolSize: tuning.workflowThreads,
   };
 }
 

@@ -40,6 +40,7 @@ export function workerCommand(): Command {
     .option(...tuningOption('maxConcurrentWorkflowTaskExecutions'))
     .option(...tuningOption('workflowTaskPollers'))
     .option(...tuningOption('activityTaskPollers'))
+    .option(...tuningOption('workflowThreads'))
     .option(...tuningOption('fleetCensusSeconds'))
     .option('--workflow-bundle <file>', 'a bundle from `npm run bundle:workflows`, or a directory from `latent-worker bundle-workflows` (or LATENT_WORKER_WORKFLOW_BUNDLE): saves the start-up bundling and its memory')
     .option('--metrics-address <[ip:]port>', `serve Prometheus metrics on http://ADDRESS/metrics (default: $${WORKER_OPS_ENV.metricsAddress}, else none)`)
