@@ -207,16 +207,31 @@ describe('max_booting with the create and delete activities', () => {
 });
 
 describe('max_booting in whole lifecycles', () => {
-  it('boots five lifecycles two at a time, the fleet status watcher freeing each slot, all released with one launch each', async () => {
+  /** Starts a lifecycle per name under `max_booting`, on the Temporal dev server with the fleet's status watcher, and waits until every one's worker may attach. */
+  async function bootLifecycles(names: string[], maxBooting: number, bootDelayMs: number) {
     const events: ServerEvent[] = [];
-    const names = ['a', 'b', 'c', 'd', 'e'];
     const rig = await startLifecycleRig(
       names.map((name) => ({ name })),
-      { cloudLimits: { default: { max_booting: 2 } }, simulator: { bootDelayMs: 600, deleteDelayMs: 50, onServerEvent: (event) => events.push(event) }, statusWatchers: true },
+      { cloudLimits: { default: { max_booting: maxBooting } }, simulator: { bootDelayMs, deleteDelayMs: 50, onServerEvent: (event) => events.push(event) }, statusWatchers: true },
     );
+    let runs: Awaited<ReturnType<typeof rig.client.substantiate>>[];
     try {
-      const runs = await Promise.all(names.map((name) => rig.client.substantiate(rig.config.workers.get(rig.nameOf(name))!.specFor())));
+      runs = await Promise.all(names.map((name) => rig.client.substantiate(rig.config.workers.get(rig.nameOf(name))!.specFor())));
       for (const name of names) await rig.client.waitForPhase(rig.nameOf(name), 'waiting-for-attach', { intervalMs: 50 });
+    } catch (error) {
+      await rig.stop();
+      throw error;
+    }
+    const releaseAll = async () => {
+      for (const name of names) await rig.client.release(rig.nameOf(name));
+      return Promise.all(runs.map((run) => run.result()));
+    };
+    return { rig, events, releaseAll };
+  }
+
+  it('boots five lifecycles two at a time, the fleet status watcher freeing each slot, all released with one launch each', async () => {
+    const { rig, events, releaseAll } = await bootLifecycles(['a', 'b', 'c', 'd', 'e'], 2, 600);
+    try {
       const created = events.filter((e) => e.kind === 'created');
       expect(created).toHaveLength(5);
       let booting = 0;
@@ -226,9 +241,7 @@ describe('max_booting in whole lifecycles', () => {
         else if (event.kind !== 'gone') booting -= 1;
       }
       expect(most).toBe(2);
-      for (const name of names) await rig.client.release(rig.nameOf(name));
-      for (const r of runs) {
-        const result = await r.result();
+      for (const result of await releaseAll()) {
         expect(result.outcome).toBe('released');
         expect(result.status.launches).toBe(1);
       }
@@ -237,26 +250,22 @@ describe('max_booting in whole lifecycles', () => {
       await rig.stop();
     }
   });
+
   it('lists every half second while creates wait for a boot slot, so each slot turns soon after its boot ended', async () => {
-    const events: ServerEvent[] = [];
     const names = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6'];
-    const rig = await startLifecycleRig(
-      names.map((name) => ({ name })),
-      { cloudLimits: { default: { max_booting: 1 } }, simulator: { bootDelayMs: 300, deleteDelayMs: 50, onServerEvent: (event) => events.push(event) }, statusWatchers: true },
-    );
+    const { rig, events, releaseAll } = await bootLifecycles(names, 1, 300);
     try {
-      const runs = await Promise.all(names.map((name) => rig.client.substantiate(rig.config.workers.get(rig.nameOf(name))!.specFor())));
-      for (const name of names) await rig.client.waitForPhase(rig.nameOf(name), 'waiting-for-attach', { intervalMs: 50 });
       // One server at a time: each create after the first follows the end of the boot before it.
       const sequence = events.filter((e) => e.kind === 'created' || e.kind === 'active').sort((a, b) => a.at - b.at);
       expect(sequence.map((e) => e.kind)).toEqual(names.flatMap(() => ['created', 'active']));
       const turns = sequence.slice(1).flatMap((event, i) => (event.kind === 'created' ? [event.at - sequence[i]!.at] : []));
-      // A create wakes the feed to its boot tick, counted from the last list: with the 1 s boot tick
-      // the next list comes 0.7 s after a 0.3 s boot ended (measured: 550-720 ms a turn), with
-      // the 0.5 s tick of paced creates 0.2 s after (85-220 ms).
+      // A create that boots or waits for a slot wakes the feed to its tick, counted from the last
+      // list: with the 1 s boot tick the next list comes 0.7 s after a 0.3 s boot ended (measured:
+      // 550-720 ms a turn), with the 0.5 s tick of paced creates 0.2 s after (85-220 ms). Before
+      // a waiting create told the feed, the first turn took the 1 s tick (650 ms) when the other
+      // creates began to wait only after the first had booted.
       expect(Math.max(...turns), `turns ${turns.join(', ')} ms`).toBeLessThan(450);
-      for (const name of names) await rig.client.release(rig.nameOf(name));
-      for (const r of runs) expect((await r.result()).outcome).toBe('released');
+      for (const result of await releaseAll()) expect(result.outcome).toBe('released');
     } finally {
       await rig.stop();
     }
