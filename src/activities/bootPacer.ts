@@ -21,7 +21,7 @@ const QUEUED_LOW = 2;
 const QUEUED_HIGH = 4;
 /** A round slower than twice the quickest boot plus this was slowed by something else too: cut at once. */
 const SEVERE_SLACK_MS = 1500;
-/** What is left of the cap after a severely slowed boot. */
+/** What is left of the cap after a severely slowed round. */
 const CUT_FACTOR = 0.7;
 /** Ends remembered for servers that held no slot yet (or any more). */
 const REMEMBERED_ENDS = 10_000;
@@ -46,7 +46,7 @@ export class BootPacer {
   private readonly recent: number[] = [];
   /** Boot times of the round in progress (adaptive). */
   private round: number[] = [];
-  /** Growing by one a boot, until the first boot that others slowed. */
+  /** Doubling a round, until the first round whose boots waited inside the cloud. */
   private startingUp = true;
   private readonly now: () => number;
   private readonly onChange: (slots: number, booting: number) => void;
