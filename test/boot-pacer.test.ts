@@ -76,13 +76,16 @@ describe('BootPacer', () => {
     const { pacer, boot, setNow } = pacerAt(3);
     const release = await pacer.slots.acquire(0, () => new Error('no slot'));
     pacer.hold('early', 5_000, release);
-    expect(pacer.soonestEnd()).toBeUndefined();
+    expect(pacer.msUntilSoonestEnd()).toBeUndefined();
     await boot(6_000, 2500);
     await boot(20_000, 4000);
+    // The quickest boot took 2.5 s: the one sent at 5 s may end from 7.5 s on.
+    setNow(7_000);
+    expect(pacer.msUntilSoonestEnd()).toBe(500);
     setNow(30_000);
-    expect(pacer.soonestEnd()).toBe(5_000 + 2500);
+    expect(pacer.msUntilSoonestEnd()).toBe(7_500 - 30_000);
     pacer.ended('early', true);
-    expect(pacer.soonestEnd()).toBeUndefined();
+    expect(pacer.msUntilSoonestEnd()).toBeUndefined();
   });
 
   it('frees at once the slot of a server whose end a list showed before its create handed the slot over', async () => {

@@ -134,14 +134,15 @@ export class BootPacer {
   }
 
   /**
-   * The soonest a boot holding a slot may end, by the quickest recent boot (epoch ms); undefined
-   * while none holds a slot or no boot has ended yet to say how quick they are.
+   * How long until the soonest a boot holding a slot may end, by the quickest recent boot (ms,
+   * negative once that is past); undefined while none holds a slot or no boot has ended yet to
+   * say how quick they are.
    */
-  soonestEnd(): number | undefined {
+  msUntilSoonestEnd(): number | undefined {
     if (this.holding.size === 0 || this.recent.length === 0) return undefined;
     let firstSent = Number.POSITIVE_INFINITY;
     for (const { sentAt } of this.holding.values()) firstSent = Math.min(firstSent, sentAt);
-    return firstSent + Math.min(...this.recent);
+    return firstSent + Math.min(...this.recent) - this.now();
   }
 
   /** Judged once a round (as many boots as the cap), on the round's median: one boot is too noisy to steer by. */

@@ -164,8 +164,7 @@ export function statusWatchActivities(clouds: CloudRegistry, { runForMs = WATCH_
  */
 function paced(delayMs: number, pacer: BootPacer | undefined): number {
   if (!pacer || pacer.queued === 0) return delayMs;
-  const soonestEnd = pacer.soonestEnd();
-  return Math.min(delayMs, Math.max(PACED_TICK_MS, soonestEnd === undefined ? 0 : soonestEnd - Date.now()));
+  return Math.min(delayMs, Math.max(PACED_TICK_MS, pacer.msUntilSoonestEnd() ?? 0));
 }
 
 /** The boots a list saw end give their slots back (src/activities/bootPacer.ts). */
