@@ -9,6 +9,7 @@ import type { LifecycleRecord } from './master.js';
 import { distribution, type Distribution } from './stats.js';
 
 const EventType = proto.temporal.api.enums.v1.EventType;
+const TaskQueueKind = proto.temporal.api.enums.v1.TaskQueueKind;
 
 /** The ACTIVE-detection lag and its three parts, each a distribution over the lifecycles (ms). */
 export interface ActiveLagParts {
@@ -24,6 +25,15 @@ export interface ActiveLagParts {
   listToSignal?: Distribution;
   /** The signal to the workflow task that heard it (its start in the history): the task queue and the worker. */
   signalToHeard?: Distribution;
+  /** Of that, the signal to the task's scheduling: above zero when a task of the lifecycle was running at the signal. */
+  signalToScheduled?: Distribution;
+  /** The task scheduled (or the signal, if later) to started: its wait in the task queue for a worker's poll. */
+  scheduledToStarted?: Distribution;
+  /** That task started to completed: the worker's time for it, its wait for the workflow thread included. */
+  heardTaskInWorker?: Distribution;
+  /** Of the tasks that heard a status signal, how many went to the worker's sticky queue (the rest to the shared queue, a cache miss). */
+  stickyTasks?: number;
+  heardTasks?: number;
 }
 
 /**
@@ -48,19 +58,41 @@ export async function activeLagParts(temporal: Client, records: readonly Lifecyc
         const signalAt = at < 0 ? undefined : timeOf(events[at]!);
         const heardAt = heard ? timeOf(heard) : undefined;
         if (signalAt === undefined || heardAt === undefined) return { lag: record.detected - record.simActive };
+        // A task scheduled before the signal (and not yet started) takes it along: its wait starts with the signal.
+        const scheduledId = Number(heard!.workflowTaskStartedEventAttributes?.scheduledEventId ?? 0);
+        const scheduled = events.find((event) => Number(event.eventId) === scheduledId);
+        const scheduledAt = scheduled ? Math.max(signalAt, timeOf(scheduled) ?? signalAt) : undefined;
+        const startedId = Number(heard!.eventId);
+        const completed = events.find((event) => Number(event.workflowTaskCompletedEventAttributes?.startedEventId ?? -1) === startedId);
+        const completedAt = completed ? timeOf(completed) : undefined;
         const listAt = lists.find((time) => time >= record.simActive!);
         return {
           lag: heardAt - record.simActive,
           toNextList: listAt === undefined ? undefined : listAt - record.simActive,
           listToSignal: listAt === undefined ? undefined : signalAt - listAt,
           signalToHeard: heardAt - signalAt,
+          signalToScheduled: scheduledAt === undefined ? undefined : scheduledAt - signalAt,
+          scheduledToStarted: scheduledAt === undefined ? undefined : heardAt - scheduledAt,
+          inWorker: completedAt === undefined ? undefined : completedAt - heardAt,
+          sticky: scheduled?.workflowTaskScheduledEventAttributes?.taskQueue?.kind === TaskQueueKind.TASK_QUEUE_KIND_STICKY,
         };
       }),
     ),
   );
   const of = (pick: (part: NonNullable<(typeof parts)[number]>) => number | undefined) =>
     distribution(parts.flatMap((part) => (part && pick(part) !== undefined ? [pick(part)!] : [])));
-  return { activeDetectionLag: of((p) => p.lag), toNextList: of((p) => p.toNextList), listToSignal: of((p) => p.listToSignal), signalToHeard: of((p) => p.signalToHeard) };
+  const heardTasks = parts.filter((part) => part?.signalToHeard !== undefined);
+  return {
+    activeDetectionLag: of((p) => p.lag),
+    toNextList: of((p) => p.toNextList),
+    listToSignal: of((p) => p.listToSignal),
+    signalToHeard: of((p) => p.signalToHeard),
+    signalToScheduled: of((p) => p.signalToScheduled),
+    scheduledToStarted: of((p) => p.scheduledToStarted),
+    heardTaskInWorker: of((p) => p.inWorker),
+    stickyTasks: heardTasks.filter((part) => part?.sticky).length,
+    heardTasks: heardTasks.length,
+  };
 }
 
 function timeOf(event: proto.temporal.api.history.v1.IHistoryEvent): number | undefined {

@@ -2,6 +2,7 @@ import type { WorkerTuning } from '../src/worker/tuning.js';
 import type { CalibrationReport } from './calibration/index.js';
 import type { HistoryWorkSummary } from './historyStats.js';
 import type { CallCounts } from './calls.js';
+import type { ServerWork } from './serverMetrics.js';
 import type { Distribution } from './stats.js';
 
 export interface ProcessFigures {
@@ -35,9 +36,16 @@ export interface BatchReport {
     toNextList?: Distribution;
     listToSignal?: Distribution;
     signalToHeard?: Distribution;
+    signalToScheduled?: Distribution;
+    scheduledToStarted?: Distribution;
+    heardTaskInWorker?: Distribution;
     attachToDelete?: Distribution;
     lifecycle?: Distribution;
   };
+  /** The Temporal server's own account of the batch (bench/serverMetrics.ts). */
+  serverWork?: ServerWork;
+  /** Of the workflow tasks that heard a status signal, how many the server gave the worker's sticky queue. */
+  heardOnStickyQueue?: { sticky: number; of: number };
   calls: CallCounts & { perLifecycle: Record<string, number> };
   workers: ProcessFigures[];
   /** What the batch's cloud saw, beside the limits the config gives it. */
@@ -102,10 +110,12 @@ export function renderText(report: BenchReport): string {
   for (const b of report.batches) {
     lines.push('');
     lines.push(`${b.lifecycles} concurrent lifecycles, ${b.workerProcesses} worker process(es): ${b.wallSeconds.toFixed(1)} s wall, ${b.lifecyclesPerSecond.toFixed(2)} lifecycles/s, ${b.failures} failed, ${b.relaunches} relaunched, ${b.serversLeft} servers left`);
-    lines.push('  phase (ms)                count     p50     p95     p99     max');
-    for (const [name, d] of Object.entries({ 'start → create': b.phases.startToCreate, 'create → ACTIVE': b.phases.createToActive, 'ACTIVE detection lag': b.phases.activeDetectionLag, '  ACTIVE → next list': b.phases.toNextList, '  list → status signal': b.phases.listToSignal, '  signal → heard': b.phases.signalToHeard, 'start → ACTIVE seen': b.phases.startToActiveSeen, 'attach → deleted': b.phases.attachToDelete, 'whole lifecycle': b.phases.lifecycle })) {
-      lines.push(`  ${name.padEnd(22)} ${ms(d, 'count').padStart(8)} ${ms(d, 'p50').padStart(7)} ${ms(d, 'p95').padStart(7)} ${ms(d, 'p99').padStart(7)} ${ms(d, 'max').padStart(7)}`);
+    lines.push('  phase (ms)                  count     p50     p95     p99     max');
+    for (const [name, d] of Object.entries({ 'start → create': b.phases.startToCreate, 'create → ACTIVE': b.phases.createToActive, 'ACTIVE detection lag': b.phases.activeDetectionLag, '  ACTIVE → next list': b.phases.toNextList, '  list → status signal': b.phases.listToSignal, '  signal → heard': b.phases.signalToHeard, '    signal → scheduled': b.phases.signalToScheduled, '    scheduled → started': b.phases.scheduledToStarted, '  heard task in worker': b.phases.heardTaskInWorker, 'start → ACTIVE seen': b.phases.startToActiveSeen, 'attach → deleted': b.phases.attachToDelete, 'whole lifecycle': b.phases.lifecycle })) {
+      lines.push(`  ${name.padEnd(24)} ${ms(d, 'count').padStart(8)} ${ms(d, 'p50').padStart(7)} ${ms(d, 'p95').padStart(7)} ${ms(d, 'p99').padStart(7)} ${ms(d, 'max').padStart(7)}`);
     }
+    if (b.serverWork) lines.push(renderServerWork(b.serverWork, b.lifecycles));
+    if (b.heardOnStickyQueue) lines.push(`  tasks that heard a status signal: ${b.heardOnStickyQueue.sticky} of ${b.heardOnStickyQueue.of} on the worker's sticky queue`);
     const perLc = b.calls.perLifecycle;
     lines.push(`  calls: ${b.calls.total} (${Object.entries(b.calls.byService).map(([s, n]) => `${s} ${n}, ${(perLc[s] ?? 0).toFixed(2)}/lifecycle`).join('; ')}); Keystone token requests ${b.calls.keystoneTokenRequests}`);
     const rate = b.calls.novaStatusReadsPerBootingServerMinute;
@@ -161,4 +171,12 @@ function renderWork(b: BatchReport): string[] {
     );
   }
   return lines;
+}
+
+function renderServerWork(w: ServerWork, lifecycles: number): string {
+  const mean = (ms: number | undefined) => (ms === undefined ? '-' : `${Math.round(ms)} ms`);
+  return (
+    `  Temporal server: ${(w.stateWrites / lifecycles).toFixed(1)} workflow-state writes per lifecycle (${(w.heartbeats / lifecycles).toFixed(2)} of them activity heartbeats); history shard's persistence semaphore taken ${w.shardWaits} times, mean wait ${mean(w.shardWaitMeanMs)}; ` +
+    `workflow task schedule → start, sticky queue ${w.stickyTasks} tasks, mean ${mean(w.stickyScheduleToStartMeanMs)} (${w.stickyFromBacklog} from the backlog), shared queue ${w.sharedTasks}, mean ${mean(w.sharedScheduleToStartMeanMs)}`
+  );
 }

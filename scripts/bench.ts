@@ -12,6 +12,7 @@ import { WORKER_PROCESS_ENV } from '../src/worker/tuning.js';
 import { baselineClient, baselineLifecycle } from '../bench/baseline.js';
 import { runCalibration } from '../bench/calibration/index.js';
 import { activeLagParts } from '../bench/activeLag.js';
+import { readServerMetrics, serverWork } from '../bench/serverMetrics.js';
 import { historyWork } from '../bench/historyStats.js';
 import { countCalls, isTokenRequest, peakConcurrentCreates, peakRate, serviceOf, type BootWindow } from '../bench/calls.js';
 import { failed, runBatch, type BatchRun, type LifecycleRecord } from '../bench/master.js';
@@ -119,7 +120,7 @@ async function run(o: BenchOptions): Promise<void> {
     report.comparison = comparison;
   }
 
-  const server = await startDevServer({ logFile: path.join(runDir, 'temporal.log'), dynamicConfig: o.serverConfig });
+  const server = await startDevServer({ logFile: path.join(runDir, 'temporal.log'), dynamicConfig: o.serverConfig, metrics: true });
   stops.push(() => server.stop());
   const serverSampler = new ProcSampler(server.pid);
   stops.push(async () => serverSampler.stop());
@@ -152,7 +153,7 @@ async function run(o: BenchOptions): Promise<void> {
         say(`one lifecycle: ${Math.round(comparison.baselineMedianMs)} ms without Temporal, ${Math.round(comparison.temporalMedianMs)} ms with (ratio ${comparison.ratio.toFixed(3)})`);
       }
       if (o.baselineOnly) continue;
-      const batch = await runOneBatch(client, config, timeline, sim, workers, serverSampler, workersStartedAt, o);
+      const batch = await runOneBatch(client, config, timeline, sim, workers, serverSampler, server.metricsUrl, workersStartedAt, o);
       report.batches.push(batch);
       await measureWork(batch, temporal, server, serverSampler, workerEnv, o);
     } finally {
@@ -250,6 +251,7 @@ async function runOneBatch(
   sim: Simulator,
   workers: BenchWorker[],
   serverSampler: ProcSampler,
+  serverMetricsUrl: string | undefined,
   workersStartedAt: number,
   o: BenchOptions,
 ): Promise<BatchReport> {
@@ -260,6 +262,7 @@ async function runOneBatch(
   });
   const benchCpu = process.cpuUsage();
   const serverCpu = serverSampler.sample()?.cpuSeconds ?? 0;
+  const metricsBefore = serverMetricsUrl ? await readServerMetrics(serverMetricsUrl) : undefined;
   say(`batch: ${specs.length} lifecycles on ${workers.length} worker process(es)`);
   const run = await runBatch({
     client,
@@ -288,9 +291,13 @@ async function runOneBatch(
   const { requestsPerSecond, maxConcurrentCreates } = config.workers.get(specs[0]!.name)!.limits;
   const inBatch = sim.requests().filter((r) => r.at >= run.startedAt && r.at <= run.endedAt);
   batch.cloud = { peakRequestsPerSecond: peakRate(inBatch), peakConcurrentCreates: peakConcurrentCreates(inBatch), requestsPerSecond, maxConcurrentCreates };
-  Object.assign(batch.phases, await activeLagParts(client.temporal, run.records, inBatch));
+  const { stickyTasks, heardTasks, ...lagParts } = await activeLagParts(client.temporal, run.records, inBatch);
+  Object.assign(batch.phases, lagParts);
+  if (heardTasks !== undefined) batch.heardOnStickyQueue = { sticky: stickyTasks ?? 0, of: heardTasks };
   batch.benchProcessCpuSeconds = (cpu.user + cpu.system) / 1e6;
   batch.temporalServerCpuSeconds = (serverSampler.sample()?.cpuSeconds ?? serverCpu) - serverCpu;
+  const metricsAfter = serverMetricsUrl ? await readServerMetrics(serverMetricsUrl) : undefined;
+  if (metricsBefore && metricsAfter) batch.serverWork = serverWork(metricsBefore, metricsAfter);
   say(`batch done: ${batch.wallSeconds.toFixed(1)} s, ${batch.failures} failed, ${batch.serversLeft} servers left`);
   return batch;
 }

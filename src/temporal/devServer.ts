@@ -31,6 +31,8 @@ export interface DevServerOptions {
   searchAttributes?: boolean;
   /** How long to wait for the server to answer; the default suits a loaded 2-core machine. */
   startTimeoutMs?: number;
+  /** Serve the server's own Prometheus metrics (`--metrics-port`), on a free port. */
+  metrics?: boolean;
 }
 
 export interface DevServer {
@@ -40,6 +42,8 @@ export interface DevServer {
   logFile: string;
   /** The server process, e.g. for reading its CPU and memory from /proc. */
   pid: number;
+  /** Its Prometheus metrics, when asked for. */
+  metricsUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -55,6 +59,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   const cli = await resolveTemporalCli();
   const port = opts.port ?? (await freePort());
   const uiPort = opts.ui ? (opts.uiPort ?? (await freePort())) : undefined;
+  const metricsPort = opts.metrics ? await freePort() : undefined;
   const logFile = opts.logFile ?? path.join(projectRoot, '.scratch', `temporal-dev-server-${port}.log`);
   const address = `127.0.0.1:${port}`;
 
@@ -63,6 +68,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   args.push(...(uiPort === undefined ? ['--headless'] : ['--ui-port', String(uiPort), '--ui-disable-news-fetch']));
   if (uiPort !== undefined && opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   if (opts.dbFilename) args.push('--db-filename', opts.dbFilename);
+  if (metricsPort !== undefined) args.push('--metrics-port', String(metricsPort));
   if (opts.searchAttributes !== false) for (const key of searchAttributeKeys) args.push('--search-attribute', `${key.name}=${cliTypeNames[key.type]}`);
   for (const [key, value] of Object.entries(opts.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
 
@@ -76,6 +82,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   return {
     address,
     ...(uiPort === undefined ? {} : { uiUrl: `http://127.0.0.1:${uiPort}` }),
+    ...(metricsPort === undefined ? {} : { metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` }),
     logFile,
     pid: server.pid,
     stop: () => server.stop(),
