@@ -5,6 +5,7 @@ import { activeLagParts } from '../bench/activeLag.js';
 import { runCalibration } from '../bench/calibration/index.js';
 import { historyWork } from '../bench/historyStats.js';
 import { ProcSampler } from '../bench/procStats.js';
+import { readServerMetrics, serverWork } from '../bench/serverMetrics.js';
 import { workflowIdFor } from '../src/contract/names.js';
 import type { LatentWorkerClient } from '../src/client/api.js';
 import type { ServerEvent } from '../src/simulator/index.js';
@@ -22,7 +23,7 @@ let client: Client;
 
 beforeAll(async () => {
   // Its own server: the CPU taken from /proc must be this test's alone.
-  server = await startDevServer();
+  server = await startDevServer({ metrics: true });
   client = await connectClient(server.address);
 });
 
@@ -36,6 +37,7 @@ describe('benchmark calibration', () => {
     const serverSampler = new ProcSampler(server.pid);
     try {
       const activities = 3;
+      const metricsBefore = await readServerMetrics(server.metricsUrl!);
       const report = await runCalibration({
         client,
         serverAddress: server.address,
@@ -54,6 +56,15 @@ describe('benchmark calibration', () => {
       expect(report.history.maxEvents).toBe(4 + 6 * activities + 1);
       expect(report.workerCpuSeconds).toBeGreaterThan(0);
       expect(report.temporalServerCpuSeconds).toBeGreaterThan(0);
+
+      // The server's own account of the same work (bench/serverMetrics.ts).
+      const work = serverWork(metricsBefore!, (await readServerMetrics(server.metricsUrl!))!);
+      console.log(`server's account of 4 bare workflows: ${JSON.stringify(work)}`);
+      expect(work.stickyTasks + work.sharedTasks).toBe(4 * (activities + 1));
+      // Each workflow's creation, and per task and per activity its start and its end: some of these share a write.
+      expect(work.stateWrites).toBeGreaterThanOrEqual(4 * (1 + 2 * activities));
+      expect(work.stateWrites).toBeLessThanOrEqual(4 * (1 + 2 * (activities + 1) + 2 * activities));
+      expect(work.shardWaits).toBeGreaterThanOrEqual(work.stateWrites);
     } finally {
       serverSampler.stop();
     }
@@ -89,9 +100,18 @@ describe('the work of a released lifecycle', () => {
     master.names = names;
     master.client = rig.client;
     try {
+      const metricsBefore = await readServerMetrics(server.metricsUrl!);
       const results = await Promise.all(names.map(async (name) => (await rig.client.substantiate(rig.config.workers.get(name)!.specFor())).result()));
       await Promise.all(signals);
       expect(results.map((result) => result.outcome)).toEqual(names.map(() => 'released'));
+
+      // Heartbeats that reach the server are writes of the lifecycle's state: the create's (the
+      // time of its POST, for a later attempt) and none from a delete that saw its server go
+      // within 5 s. The fleet's status watcher beats too, at most once in 8 s.
+      const serverSide = serverWork(metricsBefore!, (await readServerMetrics(server.metricsUrl!))!);
+      console.log(`server's account of ${lifecycles} lifecycles: ${JSON.stringify(serverSide)}`);
+      expect(serverSide.heartbeats).toBeGreaterThanOrEqual(lifecycles);
+      expect(serverSide.heartbeats).toBeLessThanOrEqual(lifecycles + 3);
 
       const work = await historyWork(client, names.map(workflowIdFor));
       console.log(`released lifecycle (${work.runs} histories): ${JSON.stringify(work.mean)}, largest ${work.maxEvents} events, most ${work.maxWorkflowTasks} workflow tasks`);
@@ -121,6 +141,11 @@ describe('the work of a released lifecycle', () => {
       expect(lag.activeDetectionLag?.count).toBe(lifecycles);
       expect(lag.signalToHeard?.count).toBe(lifecycles);
       expect(lag.activeDetectionLag!.p50).toBeGreaterThanOrEqual(lag.signalToHeard!.p50);
+      // The signal to the task that heard it, in two parts: a task of the lifecycle still running, then the task's wait for a poll.
+      expect(lag.signalToScheduled?.count).toBe(lifecycles);
+      expect(lag.scheduledToStarted?.count).toBe(lifecycles);
+      expect(lag.signalToScheduled!.max + lag.scheduledToStarted!.max).toBeGreaterThanOrEqual(lag.signalToHeard!.max);
+      expect(lag.heardTasks).toBe(lifecycles);
       for (const record of records) expect(record.detected).toBeGreaterThanOrEqual(record.simActive!);
     } finally {
       await rig.stop();

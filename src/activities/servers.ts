@@ -393,9 +393,13 @@ export async function judgeBoot(cloud: OpenStackClient, serverId: string, server
   });
 }
 
-/** Runs `wait` while heartbeating the latest status, so that a crash is noticed and a cancellation delivered. */
+/**
+ * Runs `wait` while heartbeating the latest status, so that a crash is noticed and a cancellation
+ * delivered. The first beat comes after one interval, not at once: the heartbeat timeout counts
+ * from the attempt's start, so it loses nothing, and a wait that ends sooner (most deletes) costs
+ * Temporal no write (each heartbeat it receives is one; test/delete-heartbeat.test.ts).
+ */
 async function whileHeartbeating<T>(status: () => unknown, wait: () => Promise<T>): Promise<T> {
-  heartbeat(status());
   const timer = setInterval(() => heartbeat(status()), HEARTBEAT_EVERY_MS);
   try {
     return await wait();
