@@ -3,13 +3,11 @@
 // only bound: the histories tell when a workflow task was scheduled and started, the server tells
 // whether it waited in a backlog, and whether the server's one history shard held it up.
 
-const FETCH_TIMEOUT_MS = 10_000;
+import { parsePrometheus, valueOf, type Sample } from '../test/support/prometheus.js';
 
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
+const FETCH_TIMEOUT_MS = 10_000;
+const SETTLE_READINGS = 10;
+const SETTLE_INTERVAL_MS = 1000;
 
 export type MetricsReading = Sample[];
 
@@ -30,9 +28,6 @@ export interface ServerWork {
   stickyFromBacklog: number;
 }
 
-const SAMPLE = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)$/;
-const LABEL = /(\w+)="((?:[^"\\]|\\.)*)"/g;
-
 /**
  * A reading once the server has reported what it did: it gathers some counters on an interval,
  * so a reading taken as work ends can miss its last second (seen as 2 of 52 state writes). Reads
@@ -51,56 +46,39 @@ export async function readServerMetrics(url: string): Promise<MetricsReading | u
   return last;
 }
 
-const SETTLE_READINGS = 10;
-const SETTLE_INTERVAL_MS = 1000;
-
-const settledTotal = (reading: MetricsReading) => total(reading, 'persistence_requests') + total(reading, 'task_schedule_to_start_latency_count');
+const settledTotal = (reading: MetricsReading) => valueOf(reading, 'persistence_requests') + valueOf(reading, 'task_schedule_to_start_latency_count');
 
 async function readOnce(url: string): Promise<MetricsReading | undefined> {
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
     if (!response.ok) return undefined;
-    return parseMetrics(await response.text());
+    return parsePrometheus(await response.text());
   } catch {
     return undefined;
   }
 }
 
-export function parseMetrics(text: string): MetricsReading {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const match = SAMPLE.exec(line.trim());
-    if (!match) continue;
-    const labels: Record<string, string> = {};
-    for (const [, key, value] of (match[2] ?? '').matchAll(LABEL)) labels[key!] = value!;
-    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
-  }
-  return samples;
-}
-
-function total(reading: MetricsReading, name: string, where: (labels: Record<string, string>) => boolean = () => true): number {
-  return reading.reduce((sum, s) => (s.name === name && where(s.labels) ? sum + s.value : sum), 0);
-}
+const STICKY = { task_type: 'Workflow', partition: '__sticky__' };
+const WORKFLOW_TASKS = { task_type: 'Workflow' };
+const SHARD = { operation: 'ShardInfo' };
 
 /** The batch's share: every counter at its end less the same counter at its start. */
 export function serverWork(before: MetricsReading, after: MetricsReading): ServerWork {
-  const delta = (name: string, where?: (labels: Record<string, string>) => boolean) => total(after, name, where) - total(before, name, where);
-  const meanMs = (histogram: string, where?: (labels: Record<string, string>) => boolean) => {
-    const count = delta(`${histogram}_count`, where);
-    return count > 0 ? (1000 * delta(`${histogram}_sum`, where)) / count : undefined;
-  };
-  const workflowTasks = (sticky: boolean) => (labels: Record<string, string>) => labels.task_type === 'Workflow' && (labels.partition === '__sticky__') === sticky;
-  const shard = (labels: Record<string, string>) => labels.operation === 'ShardInfo';
+  const delta = (name: string, labels?: Record<string, string>) => valueOf(after, name, labels) - valueOf(before, name, labels);
+  const meanMs = (sum: number, count: number) => (count > 0 ? (1000 * sum) / count : undefined);
+  const mean = (histogram: string, labels: Record<string, string>) => meanMs(delta(`${histogram}_sum`, labels), delta(`${histogram}_count`, labels));
+  const stickyTasks = delta('task_schedule_to_start_latency_count', STICKY);
+  const sharedTasks = delta('task_schedule_to_start_latency_count', WORKFLOW_TASKS) - stickyTasks;
+  const sharedWaitSum = delta('task_schedule_to_start_latency_sum', WORKFLOW_TASKS) - delta('task_schedule_to_start_latency_sum', STICKY);
   return {
-    stateWrites: delta('persistence_requests', (labels) => labels.operation === 'UpdateWorkflowExecution' || labels.operation === 'CreateWorkflowExecution'),
-    heartbeats: delta('service_requests', (labels) => labels.operation === 'RecordActivityTaskHeartbeat' && labels.service_name === 'frontend'),
-    shardWaits: delta('semaphore_latency_count', shard),
-    shardWaitMeanMs: meanMs('semaphore_latency', shard),
-    stickyTasks: delta('task_schedule_to_start_latency_count', workflowTasks(true)),
-    stickyScheduleToStartMeanMs: meanMs('task_schedule_to_start_latency', workflowTasks(true)),
-    sharedTasks: delta('task_schedule_to_start_latency_count', workflowTasks(false)),
-    sharedScheduleToStartMeanMs: meanMs('task_schedule_to_start_latency', workflowTasks(false)),
-    stickyFromBacklog: delta('asyncmatch_latency_count', workflowTasks(true)),
+    stateWrites: delta('persistence_requests', { operation: 'UpdateWorkflowExecution' }) + delta('persistence_requests', { operation: 'CreateWorkflowExecution' }),
+    heartbeats: delta('service_requests', { operation: 'RecordActivityTaskHeartbeat', service_name: 'frontend' }),
+    shardWaits: delta('semaphore_latency_count', SHARD),
+    shardWaitMeanMs: mean('semaphore_latency', SHARD),
+    stickyTasks,
+    stickyScheduleToStartMeanMs: mean('task_schedule_to_start_latency', STICKY),
+    sharedTasks,
+    sharedScheduleToStartMeanMs: meanMs(sharedWaitSum, sharedTasks),
+    stickyFromBacklog: delta('asyncmatch_latency_count', STICKY),
   };
 }
