@@ -116,22 +116,25 @@ describe('the work of a released lifecycle', () => {
       const work = await historyWork(client, names.map(workflowIdFor));
       console.log(`released lifecycle (${work.runs} histories): ${JSON.stringify(work.mean)}, largest ${work.maxEvents} events, most ${work.maxWorkflowTasks} workflow tasks`);
       // The shape before wrote about 62 events: 5 activity tasks, 16 upserts, 6 patch markers (docs/benchmark.md).
-      // Now: the create and the delete as activities, the quick steps (input, token, image) as one local activity,
-      // the boot's end told by the cloud's status watcher (a signal, beside `attached` and `release`, ending the boot's timer).
-      expect(work.mean).toMatchObject({ activityTasks: 2, localActivities: 1, markers: 1, timers: 1, signals: 3 });
-      // The start, the create's and the delete's ends, and at most one task per signal.
-      expect(work.maxWorkflowTasks).toBeLessThanOrEqual(6);
-      // One patch marker (steady-lifecycle), with Temporal's change-version upsert; then one upsert for each phase:
-      // creating, booting, waiting for the CI worker, attached, deleting, done. The master's signals came during the
-      // boot, so waiting, attached and deleting share the boot's last workflow task; the steady shape writes each all
-      // the same (src/workflows/shape.ts).
-      expect(work.mean.upserts).toBe(7);
-      // Started and completed, three events a workflow task and an activity, the signals, the local
-      // activity, the marker, the upserts, the boot timer's start and cancel: nothing else. That is
-      // 22 + 3 a workflow task: 34 with four tasks, 37 with five (the master's signals arrive with a task of their own).
-      expect(work.mean.events).toBeCloseTo(2 + 3 * work.mean.workflowTasks + 3 * 2 + 3 + 1 + 1 + 7 + 2, 6);
-      expect(work.maxEvents).toBeLessThanOrEqual(22 + 3 * work.maxWorkflowTasks);
+      // Now: the create as an activity, the quick steps (input, token, image) as one local activity, the boot's end
+      // told by the cloud's status watcher (a signal, beside `attached` and `release`, ending the boot's timer), and
+      // the delete done within the task the release came in (a second local activity, no activity task).
+      expect(work.mean).toMatchObject({ activityTasks: 1, localActivities: 2, markers: 1, timers: 1, signals: 3 });
+      // The start, the create's end, and at most one task per signal.
+      expect(work.maxWorkflowTasks).toBeLessThanOrEqual(5);
+      // One patch marker (prompt-delete-lifecycle), with Temporal's change-version upsert; then one upsert for each
+      // phase the lifecycle stops in: creating, booting, waiting for the CI worker, attached, done. The master's
+      // signals came during the boot, so waiting, attached and the release share the boot's last workflow task; the
+      // steady shapes write each all the same (src/workflows/shape.ts); the delete ended within the task, so `deleting`
+      // was never written.
+      expect(work.mean.upserts).toBe(6);
+      // Started and completed, three events a workflow task and the activity, the signals, the local
+      // activities, the marker, the upserts, the boot timer's start and cancel: nothing else. That is
+      // 19 + 3 a workflow task: 28 with three tasks, 31 with four (the master's signals arrive with a task of their own).
+      expect(work.mean.events).toBeCloseTo(2 + 3 * work.mean.workflowTasks + 3 + 3 + 2 + 1 + 6 + 2, 6);
+      expect(work.maxEvents).toBeLessThanOrEqual(19 + 3 * work.maxWorkflowTasks);
       await rig.recordHistory('steady-released-signalled-while-booting', names[0]!);
+      await rig.recordHistory('prompt-delete-released-signalled-while-booting', names[0]!);
 
       // The benchmark's ACTIVE-detection lag ends at the workflow task that heard the watcher's
       // signal, read from each history; the lifecycle's activeAt (the watcher's list) comes before it.

@@ -81,6 +81,8 @@ describe('continue-as-new of an attached lifecycle', () => {
     await recordRun('lean-continued-released', name, latest.runId);
     await recordRun('steady-handed-over', name, runId);
     await recordRun('steady-continued-released', name, latest.runId);
+    await recordRun('prompt-delete-handed-over', name, runId);
+    await recordRun('prompt-delete-continued-released', name, latest.runId);
   });
 
   it('refuses a late signal pinned to an ended lifecycle instead of ending the next one', async () => {

@@ -77,5 +77,6 @@ describe('a create that finds no free create slot', () => {
     expect(markers).toBe(1);
     await rig.recordHistory('create-slot-waited', waiter);
     await rig.recordHistory('steady-create-slot-waited', waiter);
+    await rig.recordHistory('prompt-delete-create-slot-waited', waiter);
   }, 240_000);
 });

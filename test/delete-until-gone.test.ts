@@ -8,6 +8,7 @@ import { startSimulator } from '../src/simulator/index.js';
 import { WorkerMetrics } from '../src/worker/metrics.js';
 import { METRIC_NAMES } from '../src/workflows/metricNames.js';
 import { createLatentWorker } from '../src/worker/worker.js';
+import { stepsOf } from './support/historySteps.js';
 import { SEED_WORKER, startLifecycleRig, type LifecycleRig } from './support/lifecycleRig.js';
 import { temporalAddress, uniqueTaskQueue } from './support/temporal.js';
 import { LatentWorkerClient } from '../src/client/api.js';
@@ -35,7 +36,7 @@ beforeAll(async () => {
   // No status watcher: a delete reads its server until it is gone, the path these tests break
   // (with a watcher in the process its lists tell the delete instead); boots are seen by each
   // lifecycle's own look at its short boot_timeout.
-  rig = await startLifecycleRig([{ name: 'locked', boot_timeout: 5 }, { name: 'bad-page', boot_timeout: 5 }], {
+  rig = await startLifecycleRig([{ name: 'locked', boot_timeout: 5 }, { name: 'bad-page', boot_timeout: 5 }, { name: 'slow', boot_timeout: 5 }], {
     statusWatchers: false,
     deletes: { reportAfterSeconds: 3 },
     notifier,
@@ -93,6 +94,29 @@ describe('delete until gone', () => {
     expect(result.status.deletion?.attempts).toBeGreaterThan(1);
     expect(serversOf(name)).toEqual([]);
     expect(reports).toEqual([]);
+  }, 60_000);
+
+  it('goes on deleting as an activity, shown as deleting, when the first try within the workflow task falls short', async () => {
+    const { name, handle } = await startAttached('slow');
+    // Nova answers the DELETE after 5.5 s: past the first try's 5 s wait, so the try ends short and the activity sends it again.
+    const slow = rig.simulator.faults.inject({ kind: 'latency', route: 'nova.servers.delete', ms: 5500, count: 1 });
+    await rig.client.release(name);
+    const result = await handle.result();
+
+    expect(rig.simulator.faults.list().find((f) => f.id === slow.id)?.fired).toBe(1);
+    expect(result.outcome).toBe('released');
+    expect(serversOf(name)).toEqual([]);
+    expect(result.status.deletion).toMatchObject({ attempts: 2, note: expect.stringMatching(/^the first try, within the workflow task, fell short: .*still there/) });
+    const events = (await handle.fetchHistory()).events ?? [];
+    expect(stepsOf(events).slice(-2)).toEqual(['local deleteServerPromptly', 'deleteServer']);
+    // Operators saw the phase while the activity went on: written right before it was scheduled.
+    const phases = events.flatMap((event) => {
+      const field = event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.LatentWorkerPhase?.data;
+      return field ? [JSON.parse(new TextDecoder().decode(field)) as string] : [];
+    });
+    expect(phases.slice(-2)).toEqual(['deleting', 'done']);
+    expect(reports).toEqual([]);
+    await rig.recordHistory('prompt-delete-released-deleted-by-activity', name);
   }, 60_000);
 
   it('deletes the server of a worker whose definition was removed from the config, through a configured worker on the same cloud', async () => {

@@ -71,6 +71,7 @@ describe('launch failures', () => {
     await rig.recordHistory('relaunched-after-error', name);
     await rig.recordHistory('lean-relaunched-after-error', name);
     await rig.recordHistory('steady-relaunched-after-error', name);
+    await rig.recordHistory('prompt-delete-relaunched-after-error', name);
   });
 
   it('replaces a server still in BUILD at boot_timeout', async () => {
@@ -91,6 +92,7 @@ describe('launch failures', () => {
     await rig.recordHistory('launch-failed', name);
     await rig.recordHistory('lean-launch-failed', name);
     await rig.recordHistory('steady-launch-failed', name);
+    await rig.recordHistory('prompt-delete-launch-failed', name);
   });
 });
 

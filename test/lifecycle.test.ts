@@ -94,7 +94,7 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     // What operators see in the Web UI: a summary on every activity and the phase as a search attribute.
     const history = await handle.fetchHistory();
     const steps = history.events!.filter((event) => event.activityTaskScheduledEventAttributes || event.markerRecordedEventAttributes?.markerName === 'core_local_activity');
-    expect(stepsOf(steps)).toEqual(['local checkInputAuthenticateResolveImage', 'createServer', 'deleteServer']);
+    expect(stepsOf(steps)).toEqual(['local checkInputAuthenticateResolveImage', 'createServer', 'local deleteServerPromptly']);
     const summaries = steps.map((event) => (event.userMetadata?.summary?.data ? JSON.parse(new TextDecoder().decode(event.userMetadata.summary.data)) : undefined));
     // The quick steps share one local activity: its summary names each.
     expect(summaries[0]).toBe(`check the input, authenticate to ${spec.cloud}, resolve the image ${IMAGE}`);
@@ -108,6 +108,7 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     await rig.recordHistory('released-outcome-attribute', name);
     await rig.recordHistory('lean-released', name);
     await rig.recordHistory('steady-released', name);
+    await rig.recordHistory('prompt-delete-released', name);
     await rig.recordHistory('released-boot-told-by-watcher', name);
   });
 
@@ -122,18 +123,20 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     expect(waited).toBeGreaterThanOrEqual(2000);
     const history = await handle.fetchHistory();
     // The quick steps run as one local activity; the boot's end was told by the cloud's status watcher (no
-    // activity of the lifecycle's own waited for it); the server is read for the report, deleted, and only then is anyone told.
+    // activity of the lifecycle's own waited for it); the server is read for the report, deleted (in the workflow task, as it went within
+    // the prompt try), and only then is anyone told.
     expect(stepsOf(history.events!)).toEqual([
       'local checkInputAuthenticateResolveImage',
       'createServer',
       'missingDiagnostics',
-      'deleteServer',
+      'local deleteServerPromptly',
       'notifyMissing',
     ]);
     expect(rig.simulator.servers().filter((server) => server.name.startsWith(name))).toEqual([]);
     await rig.recordHistory('missing-deleted-first', name);
     await rig.recordHistory('lean-missing', name);
     await rig.recordHistory('steady-missing', name);
+    await rig.recordHistory('prompt-delete-missing', name);
   });
 
   it('deletes the server when the lifecycle is cancelled while the server is ACTIVE', async () => {
@@ -153,6 +156,7 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     await rig.recordHistory('cancelled', name);
     await rig.recordHistory('lean-cancelled', name);
     await rig.recordHistory('steady-cancelled', name);
+    await rig.recordHistory('prompt-delete-cancelled', name);
   });
 
   it('joins the running lifecycle when the same worker is substantiated twice', async () => {
@@ -198,5 +202,6 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     await rig.recordHistory('idle-released', name);
     await rig.recordHistory('lean-idle-released', name);
     await rig.recordHistory('steady-idle-released', name);
+    await rig.recordHistory('prompt-delete-idle-released', name);
   });
 });

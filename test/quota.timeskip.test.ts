@@ -49,6 +49,7 @@ describe.sequential('quota exhaustion', () => {
     await recordHistory(client, 'quota-waited', name);
     await recordHistory(client, 'lean-quota-waited', name);
     await recordHistory(client, 'steady-quota-waited', name);
+    await recordHistory(client, 'prompt-delete-quota-waited', name);
   });
 
   it('treats an ERROR server whose fault is a quota as no capacity too', async () => {

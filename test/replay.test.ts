@@ -117,6 +117,21 @@ describe('committed lifecycle histories', () => {
         'steady-create-slot-waited.json',
         // Recorded by test/bench-work.test.ts: attached and release sent while the server boots, so every wait after the boot is passed at once.
         'steady-released-signalled-while-booting.json',
+        // Recorded with the prompt-delete shape (patched 'prompt-delete-lifecycle' alone: every change above on, and each
+        // delete tried first within the workflow task that decides it, as a local activity; the activity only when that
+        // falls short, as in prompt-delete-released-deleted-by-activity).
+        'prompt-delete-released.json',
+        'prompt-delete-missing.json',
+        'prompt-delete-cancelled.json',
+        'prompt-delete-idle-released.json',
+        'prompt-delete-relaunched-after-error.json',
+        'prompt-delete-launch-failed.json',
+        'prompt-delete-handed-over.json',
+        'prompt-delete-continued-released.json',
+        'prompt-delete-quota-waited.json',
+        'prompt-delete-create-slot-waited.json',
+        'prompt-delete-released-signalled-while-booting.json',
+        'prompt-delete-released-deleted-by-activity.json',
       ]),
     );
   });

@@ -44,6 +44,7 @@ export function createActivities({ clouds, notifier = logNotifier, deployment, o
     createServer: adopting(servers.createServer),
     waitForActive: adopting(servers.waitForActive),
     deleteServer: adopting(servers.deleteServer),
+    deleteServerPromptly: adopting(servers.deleteServerPromptly),
     notifyMissing: adopting(reports.notifyMissing),
     notifyLaunchFailed: adopting(reports.notifyLaunchFailed),
     missingDiagnostics: adopting(reports.missingDiagnostics),

@@ -8,7 +8,7 @@ import type { BlockDeviceSpec, WorkerRef } from '../workflows/types.js';
 import type { CloudRegistry, CloudShare } from './cloudRegistry.js';
 import { MAX_HOLD_MS } from './bootPacer.js';
 import { asFailure, cloudCall } from './failures.js';
-import { lookUntilGone } from './goneWait.js';
+import { lookUntilGone, type GoneWaitOptions } from './goneWait.js';
 import type { MissingNotifier } from './notify.js';
 import { OWNER_KEYS } from './ownerKeys.js';
 import { buildServerRequest, type ResolvedNic } from './serverRequest.js';
@@ -104,6 +104,12 @@ const CONSOLE_TAIL_LINES = 30;
 const HEARTBEAT_EVERY_MS = 5000;
 /** A delete's wait for its server to go ends this long before the attempt's start-to-close timeout, in the activity's own hands. */
 const GONE_WAIT_MARGIN_MS = 30_000;
+/**
+ * How long the lifecycle's first try at a delete waits for the server to go: within the workflow
+ * task that runs it (the SDK extends a task whose local activities pass 80% of its 10 s timeout,
+ * at the cost of a task more), and past most deletes (about 1 s on a real Nova).
+ */
+export const PROMPT_DELETE_WAIT_MS = 5_000;
 /**
  * A create waits this long at most for one of its cloud's `max_concurrent_creates` slots; the
  * activity's own retries follow. With the wait for room under `max_servers` it stays well inside
@@ -265,28 +271,14 @@ export function serverActivities(clouds: CloudRegistry, { deployment, notifier, 
     const progress = deleteProgressOf(info.heartbeatDetails);
     const signal = cancellationSignal();
     try {
-      const reach = await reachFor(workerName, serverId, signal);
-      if (reach === 'not-found') {
-        return { attempts: info.attempt, note: `worker "${workerName}" is no longer configured; a worker on its cloud found server ${serverId} gone` };
-      }
-      const nova = clouds.forWorker(reach).compute;
-      const done: DeleteOutcome = { attempts: info.attempt, ...(progress.undeletableReportedAt ? { undeletableReportedAt: progress.undeletableReportedAt } : {}) };
-      if (reach !== workerName) done.note = `worker "${workerName}" is no longer configured: deleted through worker "${reach}", which reaches the same server`;
-      const sent = await cloudCall(() => nova.deleteServer(serverId, { signal }));
-      // A server deleted before its boot ended boots no longer: its slot frees now, not when the lists show it gone.
-      clouds.shareFor(reach).booting?.ended(serverId, false);
-      if (sent === 'already-gone') return done;
       let status = 'deleting';
-      const until = Date.now() + Math.max(0, info.startToCloseTimeoutMs - GONE_WAIT_MARGIN_MS);
-      const notices = clouds.goneNoticesFor(reach);
-      await whileHeartbeating(
-        () => ({ ...progress, status }),
-        async () => {
-          if (await notices.waitGone(serverId, { signal, until })) return;
-          await lookUntilGone(serverId, (options) => cloudCall(() => nova.getServer(serverId, options)), { signal, until, onStatus: (seen) => (status = seen) });
-        },
-      );
-      return done;
+      const note = await deleteAndWaitGone(workerName, serverId, {
+        signal,
+        until: Date.now() + Math.max(0, info.startToCloseTimeoutMs - GONE_WAIT_MARGIN_MS),
+        onStatus: (seen) => (status = seen),
+        keepAlive: (wait) => whileHeartbeating(() => ({ ...progress, status }), wait),
+      });
+      return { attempts: info.attempt, ...(progress.undeletableReportedAt ? { undeletableReportedAt: progress.undeletableReportedAt } : {}), ...(note ? { note } : {}) };
     } catch (error) {
       if (signal.aborted) throw error;
       const stuckMs = Date.now() - info.scheduledTimestampMs;
@@ -298,6 +290,49 @@ export function serverActivities(clouds: CloudRegistry, { deployment, notifier, 
       }
       throw keepTrying(error, serverId);
     }
+  }
+
+  /**
+   * The lifecycle's first try at a delete, a local activity in the workflow task that decides it:
+   * the DELETE and a wait of at most PROMPT_DELETE_WAIT_MS for the server to go. Most deletes end
+   * in that time (about 1 s on a real Nova); one that does not, or any failure, fails this try, and
+   * the lifecycle hands the delete to `deleteServer`, which goes on until the server is gone.
+   */
+  async function deleteServerPromptly({ workerName, serverId }: ServerRef): Promise<DeleteOutcome> {
+    const note = await deleteAndWaitGone(workerName, serverId, {
+      signal: cancellationSignal(),
+      until: Date.now() + PROMPT_DELETE_WAIT_MS,
+      onStatus: () => undefined,
+      keepAlive: (wait) => wait(),
+    });
+    return { attempts: 1, ...(note ? { note } : {}) };
+  }
+
+  /**
+   * Sends the DELETE and waits until Nova no longer shows the server: told by the fleet's status
+   * watcher when it runs in this process (src/activities/goneNotices.ts), otherwise by reading the
+   * server itself (src/activities/goneWait.ts); a 404 counts as done. A server still there at
+   * `until` throws. Returns a note when the server was reached in an unusual way.
+   */
+  async function deleteAndWaitGone(
+    workerName: string,
+    serverId: string,
+    { signal, until, onStatus, keepAlive }: GoneWaitOptions & { keepAlive(wait: () => Promise<void>): Promise<void> },
+  ): Promise<string | undefined> {
+    const reach = await reachFor(workerName, serverId, signal);
+    if (reach === 'not-found') return `worker "${workerName}" is no longer configured; a worker on its cloud found server ${serverId} gone`;
+    const nova = clouds.forWorker(reach).compute;
+    const note = reach === workerName ? undefined : `worker "${workerName}" is no longer configured: deleted through worker "${reach}", which reaches the same server`;
+    const sent = await cloudCall(() => nova.deleteServer(serverId, { signal }));
+    // A server deleted before its boot ended boots no longer: its slot frees now, not when the lists show it gone.
+    clouds.shareFor(reach).booting?.ended(serverId, false);
+    if (sent === 'already-gone') return note;
+    const notices = clouds.goneNoticesFor(reach);
+    await keepAlive(async () => {
+      if (await notices.waitGone(serverId, { signal, until })) return;
+      await lookUntilGone(serverId, (options) => cloudCall(() => nova.getServer(serverId, options)), { signal, until, onStatus });
+    });
+    return note;
   }
 
   /**
@@ -367,7 +402,7 @@ export function serverActivities(clouds: CloudRegistry, { deployment, notifier, 
     }
   }
 
-  return { createServer, waitForActive, deleteServer };
+  return { createServer, waitForActive, deleteServer, deleteServerPromptly };
 }
 
 /** ACTIVE: done. ERROR, gone, or (with a deadline) anything else: the typed failure the workflow acts on. */

@@ -8,8 +8,10 @@ const REAPER_WORKFLOW = 'orphanReaper';
 /**
  * Watches the server activities from outside, so that they stay plain functions: every log line
  * of an activity that works on a known server carries its `serverId`, and servers created,
- * deleted and reaped are counted (and said once in the log) when their activity succeeds; a
- * delete attempt that fails is counted too, and its server is undeletable until one succeeds.
+ * deleted and reaped are counted (and said once in the log) when their activity succeeds (a
+ * lifecycle's prompt first try at a delete too); a delete attempt that fails is counted too, and
+ * its server is undeletable until one succeeds. A prompt try that falls short is not a failure:
+ * the delete goes on as an activity.
  */
 export function serverActivityObserver(metrics: WorkerMetrics, cloudOf: (workerName: string) => string): ActivityInterceptorsFactory {
   return (context) => {
@@ -35,7 +37,7 @@ export function serverActivityObserver(metrics: WorkerMetrics, cloudOf: (workerN
             serverId = created.id;
             metrics.serverCreated(workerName, created.adopted);
             context.log.info(created.adopted ? 'server adopted' : 'server created', { workerName, serverName: created.name });
-          } else if (activityType === 'deleteServer') {
+          } else if (activityType === 'deleteServer' || activityType === 'deleteServerPromptly') {
             if (serverId) metrics.serverDeleteSettled(cloudOf(workerName), serverId);
             if (workflowType === REAPER_WORKFLOW) metrics.serverReaped(workerName);
             else metrics.serverDeleted(workerName);

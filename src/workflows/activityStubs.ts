@@ -78,6 +78,16 @@ export const diagnosis = proxyActivities<Pick<Activities, 'missingDiagnostics'>>
   retry: { initialInterval: '1 second', maximumAttempts: 2 },
 });
 
+/**
+ * The delete's first try, in the workflow task that decides it (prompt-delete shape): a marker in
+ * history instead of an activity task and the workflow task after it. One try, bounded inside the
+ * task's timeout (PROMPT_DELETE_WAIT_MS); whatever ends it short hands the delete to `deletion`.
+ */
+export const promptDeletion = proxyLocalActivities<Pick<Activities, 'deleteServerPromptly'>>({
+  startToCloseTimeout: '7 seconds',
+  retry: { maximumAttempts: 1 },
+});
+
 /** A server we own must go, however long the cloud takes: retried without limit, backoff capped. */
 export const deletion = proxyActivities<Pick<Activities, 'deleteServer'>>({
   startToCloseTimeout: '10 minutes',

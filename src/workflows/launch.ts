@@ -1,7 +1,7 @@
 import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, sleep, workflowInfo } from '@temporalio/workflow';
-import type { CreatedServer, CreateServerInput } from '../activities/servers.js';
+import type { CreatedServer, CreateServerInput, DeleteOutcome, ServerRef } from '../activities/servers.js';
 import type { ResolvedImage } from '../activities/images.js';
-import { cloudCalls, deletion, waiting } from './activityStubs.js';
+import { cloudCalls, deletion, promptDeletion, waiting } from './activityStubs.js';
 import { waitForBootTold } from './bootWatch.js';
 import { countLaunchFailed, countLaunchReady } from './metrics.js';
 import { serverName, serverNameFromRunIdHead } from './serverNames.js';
@@ -127,11 +127,32 @@ export async function deleteLaunchedServer(state: LifecycleState): Promise<void>
   const serverId = state.status.serverId;
   if (!serverId) return;
   state.enter('deleting');
-  state.publish();
-  const outcome = await CancellationScope.nonCancellable(() =>
-    deletion.deleteServer.executeWithOptions({ summary: `delete ${state.status.serverName ?? serverId} until gone` }, [{ ...workerRefOf(state.spec), serverId }]),
-  );
+  const outcome = await CancellationScope.nonCancellable(() => deleteUntilGone(state, serverId));
   state.serverDeleted(outcome);
+}
+
+/**
+ * In the prompt-delete shape the delete is first tried within the workflow task that decided it,
+ * where most deletes end; one that takes longer, or fails, is shown as deleting and goes on as an
+ * activity that never gives up. Its outcome then counts the first try and says why it fell short.
+ */
+async function deleteUntilGone(state: LifecycleState, serverId: string): Promise<DeleteOutcome> {
+  const ref = { ...workerRefOf(state.spec), serverId };
+  const name = state.status.serverName ?? serverId;
+  if (!state.shape.promptDelete) return deleteAsActivity(state, name, ref);
+  let shortBy: string;
+  try {
+    return await promptDeletion.deleteServerPromptly.executeWithOptions({ summary: `delete ${name}` }, [ref]);
+  } catch (error) {
+    shortBy = failureMessage(error);
+  }
+  const outcome = await deleteAsActivity(state, name, ref);
+  return { ...outcome, attempts: outcome.attempts + 1, note: outcome.note ?? `the first try, within the workflow task, fell short: ${shortBy}` };
+}
+
+function deleteAsActivity(state: LifecycleState, name: string, ref: ServerRef): Promise<DeleteOutcome> {
+  state.publish();
+  return deletion.deleteServer.executeWithOptions({ summary: `delete ${name} until gone` }, [ref]);
 }
 
 /** Unique per run and launch: see serverNames.ts. */
