@@ -206,7 +206,7 @@ describe('a lifecycle with payload encryption on', () => {
       markerNames.add(markerName);
       const decoded = (name: string) => details[name]!.payloads.map(({ metadata, data }) => ({ encoding: Buffer.from(metadata.encoding, 'base64').toString(), text: Buffer.from(data, 'base64').toString() }));
       if (markerName === 'core_local_activity') {
-        // The quick steps: the SDK's bookkeeping in plain JSON (which activity, when), each result sealed.
+        // The quick steps and the delete's first try: the SDK's bookkeeping in plain JSON (which activity, when), each result sealed.
         localActivities.push(...decoded('data').map(({ text }) => (JSON.parse(text) as { activity_type: string }).activity_type));
         expect(decoded('result').map(({ encoding }) => encoding)).toEqual([ENCRYPTED_ENCODING]);
         continue;
@@ -216,7 +216,7 @@ describe('a lifecycle with payload encryption on', () => {
       expect(patches).toEqual(patches.map(() => ({ id: expect.any(String), deprecated: false })));
     }
     expect(markerNames).toEqual(new Set(['core_patch', 'core_local_activity']));
-    expect(localActivities).toEqual(['checkInputAuthenticateResolveImage']);
+    expect(localActivities).toEqual(['checkInputAuthenticateResolveImage', 'deleteServerPromptly']);
 
     // A client with the keys reads it all back; one without cannot.
     expect(await (await rig.client.temporal.workflow.getHandle(handle.workflowId).describe()).staticSummary()).toContain(`flavor ${FLAVOR_NAME}`);

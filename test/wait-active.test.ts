@@ -45,6 +45,9 @@ describe('waiting for an ACTIVE server', () => {
   it('waitForPhase follows a server that goes to ERROR on every launch to the failed end, never answering "deleting"', async () => {
     const name = rig.nameOf('lib-errors');
     rig.simulator.faults.inject({ kind: 'bootError', namePattern: `^${name}-`, message: 'Block Device Mapping is Invalid: failed to get volume' });
+    // A delete that ends within its first try is never seen in `deleting` (it ends inside one workflow task): the
+    // first one is made to outlast it, so the phase is seen while the delete goes on as an activity.
+    rig.simulator.faults.inject({ kind: 'latency', route: 'nova.servers.delete', ms: 5500, count: 1 });
     await rig.client.substantiate(rig.config.workers.get(name)!.specFor());
     const seen: string[] = [];
     const final = await rig.client.waitForPhase(name, 'waiting-for-attach', { intervalMs: 50, onStatus: (s) => seen.push(s.phase) });
