@@ -143,7 +143,10 @@ describe('delete until gone', () => {
         const result = await handle.result();
         expect(result.outcome).toBe('released');
         expect(serversOf(name)).toEqual([]);
-        expect(result.status.deletion?.note).toMatch(/no longer configured: deleted through worker/);
+        // The new process's status watcher may tell the lifecycle its server's status again while the delete's first
+        // try runs: Temporal then refuses the task's completion, and the task runs again, its try included, which finds
+        // the server gone through the same worker (seen in CI). Either way the note names how it was reached.
+        expect(result.status.deletion?.note).toMatch(/no longer configured(: deleted through worker "stays-|; a worker on its cloud found server .* gone)/);
       } finally {
         after.worker.shutdown();
         await afterRun;
