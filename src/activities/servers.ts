@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { isOpenStackError, type OpenStackClient, type Server } from '../openstack/index.js';
 import type { WatchOutcome } from '../openstack/serverWatcher.js';
+import { PROMPT_DELETE_WAIT_MS } from '../workflows/promptDelete.js';
 import { cloudKey } from '../workflows/searchAttributes.js';
 import type { BlockDeviceSpec, WorkerRef } from '../workflows/types.js';
 import type { CloudRegistry, CloudShare } from './cloudRegistry.js';
@@ -104,12 +105,6 @@ const CONSOLE_TAIL_LINES = 30;
 const HEARTBEAT_EVERY_MS = 5000;
 /** A delete's wait for its server to go ends this long before the attempt's start-to-close timeout, in the activity's own hands. */
 const GONE_WAIT_MARGIN_MS = 30_000;
-/**
- * How long the lifecycle's first try at a delete waits for the server to go: within the workflow
- * task that runs it (the SDK extends a task whose local activities pass 80% of its 10 s timeout,
- * at the cost of a task more), and past most deletes (about 1 s on a real Nova).
- */
-export const PROMPT_DELETE_WAIT_MS = 5_000;
 /**
  * A create waits this long at most for one of its cloud's `max_concurrent_creates` slots; the
  * activity's own retries follow. With the wait for room under `max_servers` it stays well inside

@@ -1,6 +1,7 @@
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import { MASTER_ACTIVITIES } from '../contract/names.js';
+import { PROMPT_DELETE_TIMEOUT_MS } from './promptDelete.js';
 import type { ChooseImageInput, ChosenImage } from './types.js';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -84,7 +85,7 @@ export const diagnosis = proxyActivities<Pick<Activities, 'missingDiagnostics'>>
  * task's timeout (PROMPT_DELETE_WAIT_MS); whatever ends it short hands the delete to `deletion`.
  */
 export const promptDeletion = proxyLocalActivities<Pick<Activities, 'deleteServerPromptly'>>({
-  startToCloseTimeout: '7 seconds',
+  startToCloseTimeout: PROMPT_DELETE_TIMEOUT_MS,
   retry: { maximumAttempts: 1 },
 });
 
