@@ -83,6 +83,8 @@ describe('continue-as-new of an attached lifecycle', () => {
     await recordRun('steady-continued-released', name, latest.runId);
     await recordRun('prompt-delete-handed-over', name, runId);
     await recordRun('prompt-delete-continued-released', name, latest.runId);
+    await recordRun('unmarked-handed-over', name, runId);
+    await recordRun('unmarked-continued-released', name, latest.runId);
   });
 
   it('refuses a late signal pinned to an ended lifecycle instead of ending the next one', async () => {

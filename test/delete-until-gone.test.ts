@@ -117,6 +117,7 @@ describe('delete until gone', () => {
     expect(phases.slice(-2)).toEqual(['deleting', 'done']);
     expect(reports).toEqual([]);
     await rig.recordHistory('prompt-delete-released-deleted-by-activity', name);
+    await rig.recordHistory('unmarked-released-deleted-by-activity', name);
   }, 60_000);
 
   it('deletes the server of a worker whose definition was removed from the config, through a configured worker on the same cloud', async () => {

@@ -72,6 +72,7 @@ describe('launch failures', () => {
     await rig.recordHistory('lean-relaunched-after-error', name);
     await rig.recordHistory('steady-relaunched-after-error', name);
     await rig.recordHistory('prompt-delete-relaunched-after-error', name);
+    await rig.recordHistory('unmarked-relaunched-after-error', name);
   });
 
   it('replaces a server still in BUILD at boot_timeout', async () => {
@@ -93,6 +94,7 @@ describe('launch failures', () => {
     await rig.recordHistory('lean-launch-failed', name);
     await rig.recordHistory('steady-launch-failed', name);
     await rig.recordHistory('prompt-delete-launch-failed', name);
+    await rig.recordHistory('unmarked-launch-failed', name);
   });
 });
 

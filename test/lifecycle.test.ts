@@ -93,7 +93,16 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
 
     // What operators see in the Web UI: a summary on every activity and the phase as a search attribute.
     const history = await handle.fetchHistory();
-    const steps = history.events!.filter((event) => event.activityTaskScheduledEventAttributes || event.markerRecordedEventAttributes?.markerName === 'core_local_activity');
+    // Each signal came in a workflow task of its own, as a CI master's do. No patch marker; the waits that the
+    // boot's end and `attached` ended cancelled their timers, the one the release ended left its timer for the
+    // run's end to drop: 35 events in 5 workflow tasks (src/workflows/shape.ts).
+    const events = history.events!;
+    expect(events.filter((event) => event.workflowTaskCompletedEventAttributes)).toHaveLength(5);
+    expect(events.filter((event) => event.markerRecordedEventAttributes?.markerName === 'core_patch')).toEqual([]);
+    expect(events.filter((event) => event.timerStartedEventAttributes)).toHaveLength(3);
+    expect(events.filter((event) => event.timerCanceledEventAttributes)).toHaveLength(2);
+    expect(events.length).toBeLessThanOrEqual(35);
+    const steps = events.filter((event) => event.activityTaskScheduledEventAttributes || event.markerRecordedEventAttributes?.markerName === 'core_local_activity');
     expect(stepsOf(steps)).toEqual(['local checkInputAuthenticateResolveImage', 'createServer', 'local deleteServerPromptly']);
     const summaries = steps.map((event) => (event.userMetadata?.summary?.data ? JSON.parse(new TextDecoder().decode(event.userMetadata.summary.data)) : undefined));
     // The quick steps share one local activity: its summary names each.
@@ -109,6 +118,7 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     await rig.recordHistory('lean-released', name);
     await rig.recordHistory('steady-released', name);
     await rig.recordHistory('prompt-delete-released', name);
+    await rig.recordHistory('unmarked-released', name);
     await rig.recordHistory('released-boot-told-by-watcher', name);
   });
 
@@ -137,6 +147,7 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     await rig.recordHistory('lean-missing', name);
     await rig.recordHistory('steady-missing', name);
     await rig.recordHistory('prompt-delete-missing', name);
+    await rig.recordHistory('unmarked-missing', name);
   });
 
   it('deletes the server when the lifecycle is cancelled while the server is ACTIVE', async () => {
@@ -157,6 +168,7 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     await rig.recordHistory('lean-cancelled', name);
     await rig.recordHistory('steady-cancelled', name);
     await rig.recordHistory('prompt-delete-cancelled', name);
+    await rig.recordHistory('unmarked-cancelled', name);
   });
 
   it('joins the running lifecycle when the same worker is substantiated twice', async () => {
@@ -203,5 +215,6 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     await rig.recordHistory('lean-idle-released', name);
     await rig.recordHistory('steady-idle-released', name);
     await rig.recordHistory('prompt-delete-idle-released', name);
+    await rig.recordHistory('unmarked-idle-released', name);
   });
 });

@@ -50,6 +50,7 @@ describe.sequential('quota exhaustion', () => {
     await recordHistory(client, 'lean-quota-waited', name);
     await recordHistory(client, 'steady-quota-waited', name);
     await recordHistory(client, 'prompt-delete-quota-waited', name);
+    await recordHistory(client, 'unmarked-quota-waited', name);
   });
 
   it('treats an ERROR server whose fault is a quota as no capacity too', async () => {

@@ -132,6 +132,20 @@ describe('committed lifecycle histories', () => {
         'prompt-delete-create-slot-waited.json',
         'prompt-delete-released-signalled-while-booting.json',
         'prompt-delete-released-deleted-by-activity.json',
+        // Recorded with the unmarked shape (no marker at all: the prompt-delete shape's behaviour, and a wait that ends
+        // in the master's release leaves its timer for the run's end to drop).
+        'unmarked-released.json',
+        'unmarked-missing.json',
+        'unmarked-cancelled.json',
+        'unmarked-idle-released.json',
+        'unmarked-relaunched-after-error.json',
+        'unmarked-launch-failed.json',
+        'unmarked-handed-over.json',
+        'unmarked-continued-released.json',
+        'unmarked-quota-waited.json',
+        'unmarked-create-slot-waited.json',
+        'unmarked-released-signalled-while-booting.json',
+        'unmarked-released-deleted-by-activity.json',
       ]),
     );
   });
@@ -177,6 +191,40 @@ describe('committed lifecycle histories', () => {
     expect(recorded).toEqual([]);
   });
 
+  it('tells a history with no shape marker by its first task\'s markers and its start, each way', async () => {
+    // The same histories, every event moved by as much, to start on either side of the day the unmarked shape began (src/workflows/shape.ts).
+    // A continued run's input holds times too (when it went idle): they move with the events.
+    const moved = (file: string, startedAt: string) => {
+      const json = JSON.parse(readFileSync(join(directory, file), 'utf8')) as MovableHistory;
+      const shift = Date.parse(startedAt) - Date.parse(json.events[0]!.eventTime);
+      for (const event of json.events) event.eventTime = new Date(Date.parse(event.eventTime) + shift).toISOString();
+      for (const payload of json.events[0]!.workflowExecutionStartedEventAttributes!.input.payloads) {
+        payload.data = Buffer.from(JSON.stringify(shiftedTimes(JSON.parse(Buffer.from(payload.data, 'base64').toString()), shift))).toString('base64');
+      }
+      return { workflowId: `${file} started ${startedAt}`, history: historyFromJSON(json) };
+    };
+    const before = '2026-12-04T11:59:59Z';
+    const after = '2026-12-04T12:00:01Z';
+    const { results } = await replayed(replayOptions(new WorkerMetrics(recordingMeter().meter)), [
+      // No marker at all: the start decides, and a wrong one cannot replay.
+      moved('unmarked-released.json', after),
+      moved('unmarked-released.json', before),
+      moved('released.json', before),
+      moved('released.json', after),
+      // The first shape's first task asked for a change (a new run: validate-input; a continued one: build-wait-timeout): the start does not matter.
+      moved('missing-deleted-first.json', after),
+      moved('continued-released.json', after),
+    ]);
+    expect(results.map(({ workflowId, replays }) => `${workflowId}: ${replays}`)).toEqual([
+      `unmarked-released.json started ${after}: true`,
+      `unmarked-released.json started ${before}: false`,
+      `released.json started ${before}: true`,
+      `released.json started ${after}: false`,
+      `missing-deleted-first.json started ${after}: true`,
+      `continued-released.json started ${after}: true`,
+    ]);
+  });
+
   it('gives the replay the metric sinks: without them, each metric the workflow reports is an error in the log', async () => {
     const history = historyFromJSON(JSON.parse(readFileSync(join(directory, 'released-outcome-attribute.json'), 'utf8')));
     const { results, sinkErrors } = await replayed({ workflowsPath: workflowsPath() }, [{ workflowId: 'released-outcome-attribute.json', history }]);
@@ -184,6 +232,16 @@ describe('committed lifecycle histories', () => {
     expect(new Set(sinkErrors)).toEqual(new Set(['lifecycleMetrics.phaseEnded', 'lifecycleMetrics.lifecycleEnded', 'lifecycleMetrics.launchEnded']));
   });
 });
+
+type MovableHistory = { events: { eventTime: string; workflowExecutionStartedEventAttributes?: { input: { payloads: { data: string }[] } } }[] };
+
+/** `value` with every ISO time in it moved by `shiftMs`. */
+function shiftedTimes(value: unknown, shiftMs: number): unknown {
+  if (typeof value === 'string') return /^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(value) ? new Date(Date.parse(value) + shiftMs).toISOString() : value;
+  if (Array.isArray(value)) return value.map((item) => shiftedTimes(item, shiftMs));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, shiftedTimes(item, shiftMs)]));
+  return value;
+}
 
 type ReplayHistory = { workflowId: string; history: ReturnType<typeof historyFromJSON> };
 

@@ -1,4 +1,4 @@
-import { patched } from '@temporalio/workflow';
+import { patched, workflowInfo } from '@temporalio/workflow';
 
 /** Every change to what running lifecycles do, by the `patched()` id its histories record. */
 export type Change =
@@ -19,20 +19,35 @@ export type Change =
 const ASKED_WHERE_TAKEN = new Set<Change>(['create-slot-wait-spends-no-attempt']);
 
 /**
- * Which shape of the lifecycle a history was made by. Every patch marker costs a run two history
- * events (the marker and Temporal's change-version search attribute), so a lifecycle started now
- * records one marker, `prompt-delete-lifecycle`: it has every earlier change, the boot told by the
- * cloud's status watcher included, does the quick steps (input check, token check, image) in one
- * local activity, writes what operators see in one upsert of what changed, before it waits
- * and before every point where the master's signals decide what comes next, whether or not it
- * then waits (see `LifecycleState.publishBeforeSignalsDecide`), and tries each delete first in the
- * workflow task that decides it (`deleteLaunchedServer`).
+ * The changes the first shape asks for in its first workflow task: a new run asks for
+ * `validate-input`, a continued one for `build-wait-timeout`. Only code from before both
+ * (f0a7c61, 2026-11-29) made histories with no marker at all; the unmarked shape came five days later.
+ */
+const FIRST_SHAPE_FIRST_TASK: Change[] = ['validate-input', 'build-wait-timeout'];
+/** Every run of the unmarked shape started after this; every marker-less history of the first shape before. */
+const UNMARKED_SINCE_MS = Date.parse('2026-12-04T12:00:00Z');
+
+/**
+ * Which shape of the lifecycle a history was made by. A run started now records no patch marker
+ * (each cost a run two history events: the marker and Temporal's change-version search
+ * attribute). Its shape, the unmarked one, has every change before it: the boot told by the
+ * cloud's status watcher, the quick steps (input check, token check, image) in one local activity,
+ * what operators see written in one upsert of what changed, before it waits and before every point
+ * where the master's signals decide what comes next (see `LifecycleState.publishBeforeSignalsDecide`),
+ * and each delete tried first in the workflow task that decides it (`deleteLaunchedServer`). New
+ * in it: a wait that ends in the master's release leaves its timer, since the lifecycle then ends
+ * and Temporal drops a pending timer without writing an event (`LifecycleState.waitUntil`).
  *
- * A history without that marker was made by an earlier shape and replays as it ran: with
- * `steady-lifecycle`, the same but every delete an activity; with
- * `lean-watched-lifecycle`, that but written only where it waits; with `lean-lifecycle`, every change
- * but the watcher's (which has its own marker) and the quick steps as three local activities;
- * with neither, each change as its own marker says.
+ * A replay tells the earlier shapes by their markers, as `patched()` does: with
+ * `prompt-delete-lifecycle`, the unmarked shape's behaviour but the timer of every wait
+ * cancelled; with `steady-lifecycle`, that but every delete an activity; with
+ * `lean-watched-lifecycle`, that but written only where it waits; with `lean-lifecycle`, every
+ * change but the watcher's (which has its own marker) and the quick steps as three local
+ * activities; with none of them, each change as its own marker says. A history with no marker at
+ * all is the unmarked shape's when it began after the first shape was gone.
+ *
+ * The next change to what running lifecycles do is asked with `patched()` first, above the
+ * replay check: new runs then record its marker, and the unmarked shape's histories lack it.
  */
 export class LifecycleShape {
   private constructor(
@@ -43,15 +58,24 @@ export class LifecycleShape {
     readonly steady: boolean,
     /** The delete first tried in the workflow task that decides it (a local activity), the activity only when that falls short. */
     readonly promptDelete: boolean,
+    /** No marker; a wait that ends in a release leaves its timer. */
+    readonly unmarked: boolean,
   ) {}
 
   /** Asked once, before the lifecycle's first command. */
   static ofThisRun(): LifecycleShape {
-    if (patched('prompt-delete-lifecycle')) return new LifecycleShape(true, true, true, true);
-    if (patched('steady-lifecycle')) return new LifecycleShape(true, true, true, false);
-    if (patched('lean-watched-lifecycle')) return new LifecycleShape(true, true, false, false);
-    return new LifecycleShape(patched('lean-lifecycle'), false, false, false);
+    // `patched()` itself decides so: a run that is not being replayed takes the newest path.
+    if (!workflowInfo().unsafe.isReplaying) return LifecycleShape.UNMARKED;
+    if (patched('prompt-delete-lifecycle')) return new LifecycleShape(true, true, true, true, false);
+    if (patched('steady-lifecycle')) return new LifecycleShape(true, true, true, false, false);
+    if (patched('lean-watched-lifecycle')) return new LifecycleShape(true, true, false, false, false);
+    if (patched('lean-lifecycle')) return new LifecycleShape(true, false, false, false, false);
+    // While replaying, `patched()` only reads the history: these ask for no marker.
+    const firstShape = FIRST_SHAPE_FIRST_TASK.some((change) => patched(change)) || workflowInfo().runStartTime.getTime() < UNMARKED_SINCE_MS;
+    return firstShape ? new LifecycleShape(false, false, false, false, false) : LifecycleShape.UNMARKED;
   }
+
+  private static readonly UNMARKED = new LifecycleShape(true, true, true, true, true);
 
   has(change: Change): boolean {
     if (this.steady) return true;

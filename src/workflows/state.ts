@@ -1,5 +1,5 @@
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
-import { condition, log, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { CancellationScope, condition, log, setCurrentDetails, setHandler, sleep, upsertSearchAttributes } from '@temporalio/workflow';
 import { attachedSignal, buildFinishedSignal, buildStartedSignal, releaseSignal, statusQuery } from './messages.js';
 import { countLifecycle, recordPhaseDuration } from './metrics.js';
 import { outcomeKey, phaseKey, serverIdKey } from './searchAttributes.js';
@@ -92,7 +92,28 @@ export class LifecycleState {
       await condition(ready);
       return true;
     }
+    if (this.shape.unmarked) return this.waitLeavingTimerOnRelease(ready, timeoutMs, summary);
     return condition(ready, timeoutMs, { summary });
+  }
+
+  /**
+   * A release ends the lifecycle, and Temporal drops a timer still pending when a run ends without
+   * writing an event, where cancelling it writes one: so a wait that ends in a release leaves its
+   * timer (unmarked shape). Should the delete outlast the timer, its firing wakes no one.
+   */
+  private async waitLeavingTimerOnRelease(ready: () => boolean, timeoutMs: number, summary?: string): Promise<boolean> {
+    if (ready()) return true;
+    const timer = new CancellationScope();
+    let timedOut = false;
+    // A cancellation of the lifecycle cancels the timer too; the wait below then throws it.
+    void timer.run(() => sleep(timeoutMs, { summary })).then(
+      () => (timedOut = true),
+      () => undefined,
+    );
+    await condition(() => timedOut || ready());
+    if (!timedOut && !this.released) timer.cancel();
+    // As `condition` says it: `ready` held when the wait ended, though later signals of the same task may have undone it.
+    return !timedOut;
   }
 
   /**
