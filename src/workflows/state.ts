@@ -99,7 +99,8 @@ export class LifecycleState {
   /**
    * A release ends the lifecycle, and Temporal drops a timer still pending when a run ends without
    * writing an event, where cancelling it writes one: so a wait that ends in a release leaves its
-   * timer (unmarked shape). Should the delete outlast the timer, its firing wakes no one.
+   * timer (unmarked shape). Should the delete outlast the timer, its firing costs a workflow task
+   * that changes nothing.
    */
   private async waitLeavingTimerOnRelease(ready: () => boolean, timeoutMs: number, summary?: string): Promise<boolean> {
     if (ready()) return true;
