@@ -273,6 +273,23 @@ describe('max_booting in whole lifecycles', () => {
       await rig.stop();
     }
   });
+
+  it('tells the last boots of a paced burst, which no create waits behind, at the half-second tick too', async () => {
+    const names = ['t1', 't2', 't3', 't4'];
+    const { rig, events, releaseAll } = await bootLifecycles(names, 1, 300);
+    try {
+      const results = await releaseAll();
+      const lastActive = events.filter((e) => e.kind === 'active').sort((a, b) => a.at - b.at).at(-1)!;
+      const lastResult = results.find((r) => r.serverId === lastActive.serverId)!;
+      const toldAfterMs = Date.parse(lastResult.status.activeAt!) - lastActive.at;
+      // With nothing waiting for its slot the feed went back to its 1 s boot tick: the last 0.3 s
+      // boot was told about 0.7 s after it ended. The paced tick tells it within about 0.2 s.
+      expect(toldAfterMs, `the last server's ACTIVE told ${toldAfterMs} ms after it`).toBeLessThan(450);
+      for (const result of results) expect(result.outcome).toBe('released');
+    } finally {
+      await rig.stop();
+    }
+  });
 });
 
 describe('a boot started in this process', () => {

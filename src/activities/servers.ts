@@ -160,11 +160,13 @@ export function serverActivities(clouds: CloudRegistry, { deployment, notifier, 
     const bootSlot = await bootSlotTurn;
     let bootSlotHanded = false;
     const booted = (serverId: string, sentAt: number): void => {
+      if (bootSlot) {
+        share.booting!.hold(serverId, sentAt, bootSlot);
+        bootSlotHanded = true;
+        followBoot(input.workerName, serverId, share);
+      }
+      // After the hold: the status watch sets its next list by the boots that hold slots.
       clouds.bootNews(share.name, { kind: 'started', serverId });
-      if (!bootSlot) return;
-      share.booting!.hold(serverId, sentAt, bootSlot);
-      bootSlotHanded = true;
-      followBoot(input.workerName, serverId, share);
     };
     const release = await share.createSlots.acquire(
       createSlotWaitMs,
