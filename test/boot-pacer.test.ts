@@ -13,6 +13,7 @@ import { createSlotShare, rateShare } from '../src/worker/fleetShare.js';
 import { startSimulator, type ServerEvent, type Simulator } from '../src/simulator/index.js';
 import { startLifecycleRig } from './support/lifecycleRig.js';
 import { StatusFeed } from '../src/openstack/statusFeed.js';
+import { PACED_TAIL_MS, pacedDelayMs } from '../src/activities/statusWatch.js';
 import type { Server } from '../src/openstack/novaTypes.js';
 
 const IMAGE_ID = '8ac9d4a4-5e03-48b0-acde-77a0345a9ab1';
@@ -86,6 +87,38 @@ describe('BootPacer', () => {
     expect(pacer.msUntilSoonestEnd()).toBe(7_500 - 30_000);
     pacer.ended('early', true);
     expect(pacer.msUntilSoonestEnd()).toBeUndefined();
+  });
+
+  it("sets the status watch's next list by the boots holding slots: half a second once one can have ended, until it is 30 s overdue", async () => {
+    const bootTickMs = 1000;
+    expect(pacedDelayMs(bootTickMs, undefined)).toBe(bootTickMs);
+    const { pacer, boot, setNow } = pacerAt(2);
+    const hold = async (id: string, sentAt: number) => pacer.hold(id, sentAt, await pacer.slots.acquire(0, () => new Error('no slot')));
+    // No boot seen to end yet: nothing says when one can, and no create waits.
+    await hold('first', 0);
+    expect(pacedDelayMs(bootTickMs, pacer)).toBe(bootTickMs);
+    setNow(1_000);
+    pacer.ended('first', true);
+    await boot(1_000, 1_500);
+    // A boot sent at 2.5 s, and the quickest seen 1 s: a list before 3.5 s finds nothing new.
+    await hold('last', 2_500);
+    expect(pacer.queued).toBe(0);
+    setNow(2_700);
+    expect(pacedDelayMs(bootTickMs, pacer)).toBe(800);
+    setNow(3_300);
+    expect(pacedDelayMs(bootTickMs, pacer)).toBe(500);
+    setNow(3_500 + PACED_TAIL_MS - 1);
+    expect(pacedDelayMs(bootTickMs, pacer)).toBe(500);
+    // Stuck: back to the boot tick while no create waits for its slot ...
+    setNow(3_500 + PACED_TAIL_MS + 1);
+    expect(pacedDelayMs(bootTickMs, pacer)).toBe(bootTickMs);
+    // ... and half a second again while one does.
+    await hold('other', 3_500 + PACED_TAIL_MS);
+    const waiting = pacer.slots.acquire(60_000, () => new Error('no slot'));
+    expect(pacer.queued).toBe(1);
+    expect(pacedDelayMs(bootTickMs, pacer)).toBe(500);
+    pacer.ended('last', false);
+    (await waiting)();
   });
 
   it('frees at once the slot of a server whose end a list showed before its create handed the slot over', async () => {

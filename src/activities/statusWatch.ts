@@ -50,6 +50,7 @@ const LOOK_WAIT_MS = 20_000;
 const SIGNAL_TIMEOUT_MS = 10_000;
 const BACKOFF_FIRST_MS = 500;
 const PACED_TICK_MS = 500;
+export const PACED_TAIL_MS = 30_000;
 const BACKOFF_MAX_MS = 10_000;
 
 /**
@@ -91,7 +92,7 @@ export function statusWatchActivities(clouds: CloudRegistry, { runForMs = WATCH_
     const nap = new Nap();
     const stopHearing = clouds.onBootNews(input.cloud, (news) => {
       if (news.kind === 'started') feed.expectBoot(news.serverId);
-      if (backoffMs === 0) nap.bringForward(listedAt + paced(feed.nextDelayMs(), clouds.bootPacerOf(input.cloud)));
+      if (backoffMs === 0) nap.bringForward(listedAt + pacedDelayMs(feed.nextDelayMs(), clouds.bootPacerOf(input.cloud)));
     });
     try {
       while (Date.now() < endAt) {
@@ -105,7 +106,7 @@ export function statusWatchActivities(clouds: CloudRegistry, { runForMs = WATCH_
           health?.listed(true, feed.bootingCount);
           backoffMs = 0;
           listedAt = Date.now();
-          delayMs = paced(feed.nextDelayMs(), clouds.bootPacerOf(input.cloud));
+          delayMs = pacedDelayMs(feed.nextDelayMs(), clouds.bootPacerOf(input.cloud));
         } catch (error) {
           if (signal.aborted) throw error;
           health?.listed(false, feed.bootingCount);
@@ -159,13 +160,17 @@ export function statusWatchActivities(clouds: CloudRegistry, { runForMs = WATCH_
 /**
  * While servers of a paced cloud hold boot slots, the feed lists every PACED_TICK_MS, half its boot
  * tick, but not before the first boot in progress can have ended, by the quickest recent boot (a
- * list before that finds nothing new; with none seen yet, only while creates wait). With creates waiting, each list that sees a boot end lets
- * one go, so every slot turns a quarter second sooner on average; once none waits, the burst's
- * last boots are told as soon as its first ones were, instead of a boot tick late.
+ * list before that finds nothing new). With creates waiting, each list that sees a boot end lets
+ * one go, so every slot turns a quarter second sooner on average. Once none waits, the burst's
+ * last boots are told as soon as its first ones were, instead of a boot tick late; but only until
+ * the first of them is PACED_TAIL_MS overdue (or before any boot was seen to end): a boot stuck
+ * past that would otherwise double the lists for as long as it holds its slot.
  */
-function paced(delayMs: number, pacer: BootPacer | undefined): number {
-  const soonestEndMs = pacer?.msUntilSoonestEnd();
-  if (!pacer || (pacer.queued === 0 && soonestEndMs === undefined)) return delayMs;
+export function pacedDelayMs(delayMs: number, pacer: BootPacer | undefined): number {
+  if (!pacer) return delayMs;
+  const soonestEndMs = pacer.msUntilSoonestEnd();
+  const tailDue = soonestEndMs !== undefined && soonestEndMs > -PACED_TAIL_MS;
+  if (pacer.queued === 0 && !tailDue) return delayMs;
   return Math.min(delayMs, Math.max(PACED_TICK_MS, soonestEndMs ?? 0));
 }
 
