@@ -205,13 +205,18 @@ describe('a lifecycle with payload encryption on', () => {
       const { markerName, details } = marker as { markerName: string; details: Record<string, { payloads: { metadata: { encoding: string }; data: string }[] }> };
       markerNames.add(markerName);
       const decoded = (name: string) => details[name]!.payloads.map(({ metadata, data }) => ({ encoding: Buffer.from(metadata.encoding, 'base64').toString(), text: Buffer.from(data, 'base64').toString() }));
-      if (markerName !== 'core_local_activity') continue;
-      // The quick steps and the delete's first try: the SDK's bookkeeping in plain JSON (which activity, when), each result sealed.
-      localActivities.push(...decoded('data').map(({ text }) => (JSON.parse(text) as { activity_type: string }).activity_type));
-      expect(decoded('result').map(({ encoding }) => encoding)).toEqual([ENCRYPTED_ENCODING]);
+      if (markerName === 'core_local_activity') {
+        // The quick steps and the delete's first try: the SDK's bookkeeping in plain JSON (which activity, when), each result sealed.
+        localActivities.push(...decoded('data').map(({ text }) => (JSON.parse(text) as { activity_type: string }).activity_type));
+        expect(decoded('result').map(({ encoding }) => encoding)).toEqual([ENCRYPTED_ENCODING]);
+        continue;
+      }
+      // The shape's patch id (src/workflows/shape.ts), which holds nothing of the input.
+      expect(markerName).toBe('core_patch');
+      const patches = Object.values(details).flatMap(({ payloads }) => payloads.map(({ data }) => JSON.parse(Buffer.from(data, 'base64').toString()) as unknown));
+      expect(patches).toEqual(patches.map(() => ({ id: expect.any(String), deprecated: false })));
     }
-    // No patch marker either: the unmarked shape records none (src/workflows/shape.ts).
-    expect(markerNames).toEqual(new Set(['core_local_activity']));
+    expect(markerNames).toEqual(new Set(['core_patch', 'core_local_activity']));
     expect(localActivities).toEqual(['checkInputAuthenticateResolveImage', 'deleteServerPromptly']);
 
     // A client with the keys reads it all back; one without cannot.

@@ -28,26 +28,34 @@ const FIRST_SHAPE_FIRST_TASK: Change[] = ['validate-input', 'build-wait-timeout'
 const UNMARKED_SINCE_MS = Date.parse('2026-12-04T12:00:00Z');
 
 /**
- * Which shape of the lifecycle a history was made by. A run started now records no patch marker
- * (each cost a run two history events: the marker and Temporal's change-version search
- * attribute). Its shape, the unmarked one, has every change before it: the boot told by the
- * cloud's status watcher, the quick steps (input check, token check, image) in one local activity,
- * what operators see written in one upsert of what changed, before it waits and before every point
- * where the master's signals decide what comes next (see `LifecycleState.publishBeforeSignalsDecide`),
- * and each delete tried first in the workflow task that decides it (`deleteLaunchedServer`). New
- * in it: a wait that ends in the master's release leaves its timer, since the lifecycle then ends
- * and Temporal drops a pending timer without writing an event (`LifecycleState.waitUntil`).
+ * Which shape of the lifecycle a history was made by. A run started now records one marker,
+ * `prompt-delete-lifecycle` (with Temporal's change-version search attribute, two history
+ * events): it has every change before it, the boot told by the cloud's status watcher, the quick
+ * steps (input check, token check, image) in one local activity, what operators see written in
+ * one upsert of what changed, before it waits and before every point where the master's signals
+ * decide what comes next (see `LifecycleState.publishBeforeSignalsDecide`), and each delete tried
+ * first in the workflow task that decides it (`deleteLaunchedServer`).
  *
  * A replay tells the earlier shapes by their markers, as `patched()` does: with
- * `prompt-delete-lifecycle`, the unmarked shape's behaviour but the timer of every wait
- * cancelled; with `steady-lifecycle`, that but every delete an activity; with
- * `lean-watched-lifecycle`, that but written only where it waits; with `lean-lifecycle`, every
- * change but the watcher's (which has its own marker) and the quick steps as three local
- * activities; with none of them, each change as its own marker says. A history with no marker at
- * all is the unmarked shape's when it began after the first shape was gone.
+ * `steady-lifecycle`, the same but every delete an activity; with `lean-watched-lifecycle`, that
+ * but written only where it waits; with `lean-lifecycle`, every change but the watcher's (which
+ * has its own marker) and the quick steps as three local activities; with none of them, each
+ * change as its own marker says. A history with no marker at all is the first shape's, or the
+ * unmarked shape's when it began after the first shape was gone.
  *
- * The next change to what running lifecycles do is asked with `patched()` first, above the
- * replay check: new runs then record its marker, and the unmarked shape's histories lack it.
+ * The unmarked shape (new runs from 69f0118 to 4dc0661, 2026-12-05) recorded no marker, and a wait
+ * that ended in the master's release left its timer for the run's end to drop. Whether a wait's
+ * timer was started depends on how the signals were grouped: a worker process that rebuilds a
+ * lifecycle to answer a query applies a waiting signal on its own and keeps that state for the
+ * task, which applies the later signals apart from it. The attach wait then began unready and
+ * started its timer, which the release left, where a replay, applying the task's signals at once,
+ * found it ready and made no timer (found by the chaos suite). Cancelled within the workflow task
+ * that started it, a timer writes nothing, so the shapes that cancel every timer make the same
+ * commands however the signals were grouped; leaving one does not. Its histories replay as they
+ * ran, the few that met that split excepted.
+ *
+ * The next change to what running lifecycles do is asked with a new `patched()` id first, above
+ * `prompt-delete-lifecycle`.
  */
 export class LifecycleShape {
   private constructor(
@@ -64,8 +72,7 @@ export class LifecycleShape {
 
   /** Asked once, before the lifecycle's first command. */
   static ofThisRun(): LifecycleShape {
-    // `patched()` itself decides so: a run that is not being replayed takes the newest path.
-    if (!workflowInfo().unsafe.isReplaying) return LifecycleShape.UNMARKED;
+    // A run that is not being replayed records the marker: `patched()` is true for it.
     if (patched('prompt-delete-lifecycle')) return new LifecycleShape(true, true, true, true, false);
     if (patched('steady-lifecycle')) return new LifecycleShape(true, true, true, false, false);
     if (patched('lean-watched-lifecycle')) return new LifecycleShape(true, true, false, false, false);

@@ -97,10 +97,11 @@ export class LifecycleState {
   }
 
   /**
-   * A release ends the lifecycle, and Temporal drops a timer still pending when a run ends without
-   * writing an event, where cancelling it writes one: so a wait that ends in a release leaves its
-   * timer (unmarked shape). Should the delete outlast the timer, its firing costs a workflow task
-   * that changes nothing.
+   * How the unmarked shape waited, for its histories' replays: a release ends the lifecycle, and
+   * Temporal drops a timer still pending when a run ends without writing an event, where
+   * cancelling it writes one, so a wait that ended in a release left its timer. Whether that
+   * timer was started depended on how the signals were grouped, which is why new runs cancel
+   * every timer again (see `LifecycleShape`).
    */
   private async waitLeavingTimerOnRelease(ready: () => boolean, timeoutMs: number, summary?: string): Promise<boolean> {
     if (ready()) return true;
