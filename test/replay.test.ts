@@ -29,6 +29,10 @@ const UNREPLAYABLE: Record<string, string> = {
   // lifecycle up applied the status signal while it rebuilt the lifecycle for a query, then applied the master's
   // signals in the task. Its code cannot replay it; the steady shape (src/workflows/shape.ts) does not make such histories.
   'lean-watched-signal-applied-for-a-query.json': 'recorded by facdb45 (the signal applied by a query, its upsert made before the next)',
+  // Recorded by test/split-signals-replay.test.ts on 4dc0661, the unmarked shape: the status signal applied while a process rebuilt
+  // the lifecycle for a query, `attached` and `release` in the task after; the attach wait began unready and left its timer, which a
+  // replay, applying the three signals together, does not start. New lifecycles take the prompt-delete shape again (src/workflows/shape.ts).
+  'unmarked-signals-applied-for-a-query.json': 'recorded by 4dc0661 (the attach wait began unready for a query, and its timer left by the release)',
 };
 
 function git(...args: string[]): string {
@@ -146,6 +150,10 @@ describe('committed lifecycle histories', () => {
         'unmarked-create-slot-waited.json',
         'unmarked-released-signalled-while-booting.json',
         'unmarked-released-deleted-by-activity.json',
+        // Recorded by test/split-signals-replay.test.ts, the signals of one task split by a query's rebuild: by the unmarked shape
+        // (see UNREPLAYABLE), and by the prompt-delete shape, which new lifecycles take again and whose history replays.
+        'unmarked-signals-applied-for-a-query.json',
+        'prompt-delete-signals-applied-for-a-query.json',
       ]),
     );
   });
