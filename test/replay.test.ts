@@ -7,6 +7,7 @@ import { Runtime, Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 import { describe, expect, it, vi } from 'vitest';
 import { WorkerMetrics } from '../src/worker/metrics.js';
 import { replayOptions, workflowsPath } from '../src/worker/worker.js';
+import { recordingMeter } from './support/recordingMeter.js';
 
 // Each fixture stands for executions that may still be running somewhere: never regenerate one.
 // A new behaviour gets `patched()` in the workflow and a new fixture beside the old ones, recorded
@@ -187,7 +188,7 @@ describe('committed lifecycle histories', () => {
       workflowId: file,
       history: historyFromJSON(JSON.parse(readFileSync(join(directory, file), 'utf8'))),
     }));
-    const { meter, recorded } = recordingMeter();
+    const { meter, recorded } = keepingMeter();
     const { results, sinkErrors } = await replayed(replayOptions(new WorkerMetrics(meter)), histories);
     expect(results).toEqual(
       histories.map(({ workflowId }) =>
@@ -213,7 +214,7 @@ describe('committed lifecycle histories', () => {
     };
     const before = '2026-12-04T11:59:59Z';
     const after = '2026-12-04T12:00:01Z';
-    const { results } = await replayed(replayOptions(new WorkerMetrics(recordingMeter().meter)), [
+    const { results } = await replayed(replayOptions(new WorkerMetrics(keepingMeter().meter)), [
       // No marker at all: the start decides, and a wrong one cannot replay.
       moved('unmarked-released.json', after),
       moved('unmarked-released.json', before),
@@ -281,14 +282,7 @@ async function replayed(options: ReplayWorkerOptions, histories: ReplayHistory[]
 }
 
 /** A meter that keeps every value any of its instruments is given. */
-function recordingMeter(): { meter: MetricMeter; recorded: string[] } {
+function keepingMeter(): { meter: MetricMeter; recorded: string[] } {
   const recorded: string[] = [];
-  const instrument = (name: string) => ({
-    add: (value: number) => void recorded.push(`${name} +${value}`),
-    record: (value: number) => void recorded.push(`${name} ${value}`),
-    set: (value: number) => void recorded.push(`${name} =${value}`),
-    withTags: () => instrument(name),
-  });
-  const meter = { createCounter: instrument, createHistogram: instrument, createGauge: instrument, withTags: () => meter } as unknown as MetricMeter;
-  return { meter, recorded };
+  return { meter: recordingMeter((metric, value) => void recorded.push(`${metric} ${value}`)), recorded };
 }

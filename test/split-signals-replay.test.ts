@@ -4,7 +4,6 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import type { MetricMeter, MetricTags } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +21,7 @@ import { METRIC_NAMES } from '../src/workflows/metricNames.js';
 import { SERVER_STATUS_SIGNAL } from '../src/workflows/statusWatchNames.js';
 import { waitFor } from './chaos/waits.js';
 import { recordHistory, SEED_WORKER } from './support/lifecycleRig.js';
+import { recordingMeter } from './support/recordingMeter.js';
 import { connectClient, temporalAddress, uniqueTaskQueue } from './support/temporal.js';
 
 // Found by the chaos suite (its watcher-kill scenario): a lifecycle history that cannot be
@@ -155,7 +155,7 @@ async function splitAttempt(name: string): Promise<Attempt> {
   // the events past its last workflow task, whether a workflow task or a query's rebuild applies them.
   const phasesEnded: PhaseEnd[] = [];
   const metrics = new WorkerMetrics(
-    recordingMeter((metric, tags) => {
+    recordingMeter((metric, _value, tags) => {
       if (metric === METRIC_NAMES.phaseDuration) phasesEnded.push({ phase: String(tags.phase), at: Date.now() });
     }),
   );
@@ -276,13 +276,3 @@ function describeHistory(history: History): string {
   return lines.join('\n');
 }
 
-
-/** A meter that hands each recorded value's metric name and tags to `onRecord`. */
-function recordingMeter(onRecord: (metric: string, tags: MetricTags) => void): MetricMeter {
-  const instrument = (metric: string, base: MetricTags = {}): unknown => {
-    const recordValue = (_value: number, tags: MetricTags = {}) => onRecord(metric, { ...base, ...tags });
-    return { add: recordValue, record: recordValue, set: recordValue, withTags: (tags: MetricTags) => instrument(metric, { ...base, ...tags }) };
-  };
-  const meter = { createCounter: instrument, createHistogram: instrument, createGauge: instrument, withTags: () => meter };
-  return meter as unknown as MetricMeter;
-}

@@ -43,7 +43,7 @@ const UNMARKED_SINCE_MS = Date.parse('2026-12-04T12:00:00Z');
  * change as its own marker says. A history with no marker at all is the first shape's, or the
  * unmarked shape's when it began after the first shape was gone.
  *
- * The unmarked shape (new runs from 69f0118 to 4dc0661, 2026-12-05) recorded no marker, and a wait
+ * The unmarked shape (new runs from 69f0118 to 4dc0661, 2026-12-04 and 05) recorded no marker, and a wait
  * that ended in the master's release left its timer for the run's end to drop. Whether a wait's
  * timer was started depends on how the signals were grouped: a worker process that rebuilds a
  * lifecycle to answer a query applies a waiting signal on its own and keeps that state for the
