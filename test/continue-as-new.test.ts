@@ -81,8 +81,8 @@ describe('continue-as-new of an attached lifecycle', () => {
     await recordRun('lean-continued-released', name, latest.runId);
     await recordRun('steady-handed-over', name, runId);
     await recordRun('steady-continued-released', name, latest.runId);
-    await recordRun('prompt-delete-handed-over', name, runId);
-    await recordRun('prompt-delete-continued-released', name, latest.runId);
+    await recordRun('prompt-create-handed-over', name, runId);
+    await recordRun('prompt-create-continued-released', name, latest.runId);
     await recordRun('unmarked-handed-over', name, runId);
     await recordRun('unmarked-continued-released', name, latest.runId);
   });

@@ -10,6 +10,9 @@ import { startLifecycleRig, type LifecycleRig } from './support/lifecycleRig.js'
 // was below its number of worker processes: the process without a slot took create after create
 // and failed each, until lifecycles failed. Here one slot, held by a create that Nova does not
 // answer, and a slot wait cut to 0.3 s so that the second create runs out of tries in about 35 s.
+// Nova holds two POSTs of the holder's: its first try within the workflow task gives up on its own
+// (PROMPT_CREATE_BUDGET_MS), and the create activity that takes over, having looked for that try's
+// server for 1 s, holds the slot.
 let rig: LifecycleRig;
 
 beforeAll(async () => {
@@ -18,6 +21,7 @@ beforeAll(async () => {
     createSlotWaitMs: 300,
     // The held POST must keep its slot until the test lets it go.
     httpTimeoutMs: 100_000,
+    inFlightWaitMs: 1000,
   });
 });
 
@@ -37,9 +41,9 @@ describe('a create that finds no free create slot', () => {
     const holder = rig.nameOf('holder');
     const waiter = rig.nameOf('waiter');
     const impatient = rig.nameOf('impatient');
-    const hang = rig.simulator.faults.inject({ kind: 'hang', route: 'nova.servers.create', count: 1 });
+    const hang = rig.simulator.faults.inject({ kind: 'hang', route: 'nova.servers.create', count: 2 });
     await rig.client.substantiate(rig.config.workers.get(holder)!.specFor());
-    await waitFor('the holder’s POST held by Nova', () => rig.simulator.faults.list().find((rule) => rule.id === hang.id)?.fired === 1, 30_000);
+    await waitFor('the holder’s create activity’s POST held by Nova', () => rig.simulator.faults.list().find((rule) => rule.id === hang.id)?.fired === 2, 30_000);
 
     await rig.client.substantiate(rig.config.workers.get(waiter)!.specFor());
     const gaveUp = (await rig.client.substantiate(rig.config.workers.get(impatient)!.specFor())).result().catch((error: unknown) => error);
@@ -72,12 +76,12 @@ describe('a create that finds no free create slot', () => {
     for (const failure of waited.status.launchFailures!) expect(failure).toContain('no create slot free');
     expect(rig.simulator.servers()).toEqual([]);
     const history = await rig.client.handle(waiter).fetchHistory();
-    // The prompt-delete shape has this change without a marker of its own: its one marker says so.
+    // The prompt-create shape has this change without a marker of its own: its one marker says so.
     const markers = history.events!.filter((event) => event.markerRecordedEventAttributes?.markerName === 'core_patch').length;
     expect(markers).toBe(1);
     await rig.recordHistory('create-slot-waited', waiter);
     await rig.recordHistory('steady-create-slot-waited', waiter);
-    await rig.recordHistory('prompt-delete-create-slot-waited', waiter);
+    await rig.recordHistory('prompt-create-create-slot-waited', waiter);
     await rig.recordHistory('unmarked-create-slot-waited', waiter);
   }, 240_000);
 });

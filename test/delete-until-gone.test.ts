@@ -116,7 +116,7 @@ describe('delete until gone', () => {
     });
     expect(phases.slice(-2)).toEqual(['deleting', 'done']);
     expect(reports).toEqual([]);
-    await rig.recordHistory('prompt-delete-released-deleted-by-activity', name);
+    await rig.recordHistory('prompt-create-released-deleted-by-activity', name);
     await rig.recordHistory('unmarked-released-deleted-by-activity', name);
   }, 60_000);
 

@@ -71,7 +71,7 @@ describe('launch failures', () => {
     await rig.recordHistory('relaunched-after-error', name);
     await rig.recordHistory('lean-relaunched-after-error', name);
     await rig.recordHistory('steady-relaunched-after-error', name);
-    await rig.recordHistory('prompt-delete-relaunched-after-error', name);
+    await rig.recordHistory('prompt-create-relaunched-after-error', name);
     await rig.recordHistory('unmarked-relaunched-after-error', name);
   });
 
@@ -93,7 +93,7 @@ describe('launch failures', () => {
     await rig.recordHistory('launch-failed', name);
     await rig.recordHistory('lean-launch-failed', name);
     await rig.recordHistory('steady-launch-failed', name);
-    await rig.recordHistory('prompt-delete-launch-failed', name);
+    await rig.recordHistory('prompt-create-launch-failed', name);
     await rig.recordHistory('unmarked-launch-failed', name);
   });
 });

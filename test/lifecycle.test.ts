@@ -94,16 +94,20 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     // What operators see in the Web UI: a summary on every activity and the phase as a search attribute.
     const history = await handle.fetchHistory();
     // Each signal came in a workflow task of its own, as a CI master's do. One patch marker (with Temporal's
-    // change-version upsert); every wait that a signal ended cancelled its timer, the release's too, so that
-    // the commands do not depend on how the signals were grouped: 38 events in 5 workflow tasks (src/workflows/shape.ts).
+    // change-version upsert); the create went out in the first workflow task, beside the quick steps (no
+    // activity task, no task after it, no `creating` upsert); every wait that a signal ended cancelled its
+    // timer, the release's too, so that the commands do not depend on how the signals were grouped: 32 events
+    // in 4 workflow tasks (src/workflows/shape.ts).
     const events = history.events!;
-    expect(events.filter((event) => event.workflowTaskCompletedEventAttributes)).toHaveLength(5);
+    expect(events.filter((event) => event.workflowTaskCompletedEventAttributes)).toHaveLength(4);
     expect(events.filter((event) => event.markerRecordedEventAttributes?.markerName === 'core_patch')).toHaveLength(1);
+    expect(events.filter((event) => event.activityTaskScheduledEventAttributes)).toHaveLength(0);
+    expect(events.filter((event) => event.upsertWorkflowSearchAttributesEventAttributes)).toHaveLength(5);
     expect(events.filter((event) => event.timerStartedEventAttributes)).toHaveLength(3);
     expect(events.filter((event) => event.timerCanceledEventAttributes)).toHaveLength(3);
-    expect(events.length).toBeLessThanOrEqual(38);
+    expect(events.length).toBeLessThanOrEqual(32);
     const steps = events.filter((event) => event.activityTaskScheduledEventAttributes || event.markerRecordedEventAttributes?.markerName === 'core_local_activity');
-    expect(stepsOf(steps)).toEqual(['local checkInputAuthenticateResolveImage', 'createServer', 'local deleteServerPromptly']);
+    expect(stepsOf(steps)).toEqual(['local checkInputAuthenticateResolveImage', 'local createServerPromptly', 'local deleteServerPromptly']);
     const summaries = steps.map((event) => (event.userMetadata?.summary?.data ? JSON.parse(new TextDecoder().decode(event.userMetadata.summary.data)) : undefined));
     // The quick steps share one local activity: its summary names each.
     expect(summaries[0]).toBe(`check the input, authenticate to ${spec.cloud}, resolve the image ${IMAGE}`);
@@ -117,7 +121,7 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     await rig.recordHistory('released-outcome-attribute', name);
     await rig.recordHistory('lean-released', name);
     await rig.recordHistory('steady-released', name);
-    await rig.recordHistory('prompt-delete-released', name);
+    await rig.recordHistory('prompt-create-released', name);
     await rig.recordHistory('unmarked-released', name);
     await rig.recordHistory('released-boot-told-by-watcher', name);
   });
@@ -132,12 +136,13 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     const waited = Date.parse(result.status.deletedAt!) - Date.parse(result.status.activeAt!);
     expect(waited).toBeGreaterThanOrEqual(2000);
     const history = await handle.fetchHistory();
-    // The quick steps run as one local activity; the boot's end was told by the cloud's status watcher (no
-    // activity of the lifecycle's own waited for it); the server is read for the report, deleted (in the workflow task, as it went within
-    // the prompt try), and only then is anyone told.
+    // The quick steps and the create run as local activities in the first workflow task; the boot's end was
+    // told by the cloud's status watcher (no activity of the lifecycle's own waited for it); the server is
+    // read for the report, deleted (in the workflow task, as it went within the prompt try), and only then
+    // is anyone told.
     expect(stepsOf(history.events!)).toEqual([
       'local checkInputAuthenticateResolveImage',
-      'createServer',
+      'local createServerPromptly',
       'missingDiagnostics',
       'local deleteServerPromptly',
       'notifyMissing',
@@ -146,7 +151,7 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     await rig.recordHistory('missing-deleted-first', name);
     await rig.recordHistory('lean-missing', name);
     await rig.recordHistory('steady-missing', name);
-    await rig.recordHistory('prompt-delete-missing', name);
+    await rig.recordHistory('prompt-create-missing', name);
     await rig.recordHistory('unmarked-missing', name);
   });
 
@@ -167,7 +172,7 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     await rig.recordHistory('cancelled', name);
     await rig.recordHistory('lean-cancelled', name);
     await rig.recordHistory('steady-cancelled', name);
-    await rig.recordHistory('prompt-delete-cancelled', name);
+    await rig.recordHistory('prompt-create-cancelled', name);
     await rig.recordHistory('unmarked-cancelled', name);
   });
 
@@ -214,7 +219,7 @@ describe('latentWorkerLifecycle on a real Temporal server against the simulator'
     await rig.recordHistory('idle-released', name);
     await rig.recordHistory('lean-idle-released', name);
     await rig.recordHistory('steady-idle-released', name);
-    await rig.recordHistory('prompt-delete-idle-released', name);
+    await rig.recordHistory('prompt-create-idle-released', name);
     await rig.recordHistory('unmarked-idle-released', name);
   });
 });

@@ -49,7 +49,7 @@ describe.sequential('quota exhaustion', () => {
     await recordHistory(client, 'quota-waited', name);
     await recordHistory(client, 'lean-quota-waited', name);
     await recordHistory(client, 'steady-quota-waited', name);
-    await recordHistory(client, 'prompt-delete-quota-waited', name);
+    await recordHistory(client, 'prompt-create-quota-waited', name);
     await recordHistory(client, 'unmarked-quota-waited', name);
   });
 

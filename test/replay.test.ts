@@ -155,6 +155,25 @@ describe('committed lifecycle histories', () => {
         // (see UNREPLAYABLE), and by the prompt-delete shape, which new lifecycles take again and whose history replays.
         'unmarked-signals-applied-for-a-query.json',
         'prompt-delete-signals-applied-for-a-query.json',
+        // Recorded with the prompt-create shape (patched 'prompt-create-lifecycle' alone: the prompt-delete shape, and the
+        // first create tried first within the run's first workflow task, as a local activity; the activity only when that
+        // falls short, as in prompt-create-create-slot-waited, whose waiter found no slot free).
+        'prompt-create-released.json',
+        'prompt-create-missing.json',
+        'prompt-create-cancelled.json',
+        'prompt-create-idle-released.json',
+        'prompt-create-relaunched-after-error.json',
+        'prompt-create-launch-failed.json',
+        'prompt-create-handed-over.json',
+        'prompt-create-continued-released.json',
+        'prompt-create-quota-waited.json',
+        'prompt-create-create-slot-waited.json',
+        'prompt-create-released-signalled-while-booting.json',
+        'prompt-create-released-deleted-by-activity.json',
+        'prompt-create-signals-applied-for-a-query.json',
+        // Recorded by the chaos suite (kill-create, 2026-12-05): the process SIGKILLed while Nova held the first try's POST, so the
+        // first workflow task timed out; the process that took it over created through the activity, which adopted the try's server.
+        'prompt-create-first-task-taken-over.json',
       ]),
     );
   });

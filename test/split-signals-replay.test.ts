@@ -210,7 +210,7 @@ async function splitAttempt(name: string): Promise<Attempt> {
     if (missing.length === 0) {
       // By 4dc0661's code (the unmarked shape), which cannot replay it; and by the prompt-delete shape's, which can.
       await recordHistory(client, 'unmarked-signals-applied-for-a-query', name);
-      await recordHistory(client, 'prompt-delete-signals-applied-for-a-query', name);
+      await recordHistory(client, 'prompt-create-signals-applied-for-a-query', name);
     }
     return { history, missing, report };
   } finally {

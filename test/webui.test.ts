@@ -72,7 +72,7 @@ describe('the Temporal Web UI shows a lifecycle to an operator', () => {
       // one that does the quick steps is named after each.
       for (const entry of [
         'checkInputAuthenticateResolveImage',
-        'createServer • create server (launch 1)',
+        'createServerPromptly',
         `wait for ${status.serverName} to be ACTIVE (boot_timeout ${spec.bootTimeoutSeconds} s)`,
         `wait for the CI worker to attach (missing_timeout ${spec.missingTimeoutSeconds} s)`,
       ]) {

@@ -42,6 +42,7 @@ export function createActivities({ clouds, notifier = logNotifier, deployment, o
     resolveImage,
     listImages: adopting(listImagesActivity(clouds)),
     createServer: adopting(servers.createServer),
+    createServerPromptly: adopting(servers.createServerPromptly),
     waitForActive: adopting(servers.waitForActive),
     deleteServer: adopting(servers.deleteServer),
     deleteServerPromptly: adopting(servers.deleteServerPromptly),

@@ -1,10 +1,11 @@
+import { activityInfo } from '@temporalio/activity';
 import { inputProblems } from '../contract/inputSchema.js';
 import type { AuthenticateInput, AuthenticateResult } from './auth.js';
 import type { ResolvedImage, ResolveImageInput } from './images.js';
 import { isMasterChoice, type LifecycleInput, type WorkerRef } from '../workflows/types.js';
 
 /** What the lifecycle learns before its first create: what is wrong with its input, or that the cloud is ready for it. */
-export type Preparation = { problems: string[] } | { problems: []; session: AuthenticateResult; image?: ResolvedImage };
+export type Preparation = { problems: string[] } | { problems: []; session: AuthenticateResult; image?: ResolvedImage; scheduledAt?: number };
 
 /** The token check and the image resolution as activities have them (a master-defined worker's account opened first). */
 interface Steps {
@@ -25,7 +26,10 @@ export function quickStepsActivity(steps: Steps) {
     const { spec } = input;
     const ref: WorkerRef = spec.sealedCredentials === undefined ? { workerName: spec.name } : { workerName: spec.name, sealedCredentials: spec.sealedCredentials };
     const session = await steps.authenticate(ref);
-    if (spec.image === undefined || isMasterChoice(spec.image)) return { problems: [], session };
-    return { problems: [], session, image: await steps.resolveImage({ ...ref, image: spec.image }) };
+    // When the lifecycle asked for these steps, in this process's clock: in the run's first
+    // workflow task, about when that task began, which bounds a create tried within it.
+    const scheduledAt = activityInfo().scheduledTimestampMs;
+    if (spec.image === undefined || isMasterChoice(spec.image)) return { problems: [], session, scheduledAt };
+    return { problems: [], session, image: await steps.resolveImage({ ...ref, image: spec.image }), scheduledAt };
   };
 }

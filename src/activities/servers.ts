@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { isOpenStackError, type OpenStackClient, type Server } from '../openstack/index.js';
 import type { WatchOutcome } from '../openstack/serverWatcher.js';
-import { PROMPT_DELETE_WAIT_MS } from '../workflows/promptDelete.js';
+import { PROMPT_CREATE_BUDGET_MS, PROMPT_DELETE_WAIT_MS } from '../workflows/promptTries.js';
 import { cloudKey } from '../workflows/searchAttributes.js';
 import type { BlockDeviceSpec, WorkerRef } from '../workflows/types.js';
 import type { CloudRegistry, CloudShare } from './cloudRegistry.js';
@@ -32,6 +32,38 @@ export interface CreateServerInput extends WorkerRef {
   novaArgs?: Record<string, unknown>;
   clientVersion: string;
   owner: ServerOwner;
+  /** Set when a first try in the workflow task may have posted (see `createServerPromptly`). */
+  earlierTry?: EarlierTry;
+}
+
+/** How a first try at a create ended: its server, or why it fell short and whether a POST went out. */
+export type PromptCreate = { server: CreatedServer } | { shortBy: string; earlierTry?: EarlierTry };
+
+/** The first try's input: the create's, and when the workflow task it is tried in began and may last. */
+export interface PromptCreateInput extends CreateServerInput {
+  /** In this worker process's clock (when the task's first local activity was asked for). */
+  taskStartedAt: number;
+  /** The lifecycle's workflow task timeout. */
+  taskTimeoutMs: number;
+}
+
+/** What sets a create attempt apart from the first try in the workflow task. */
+interface CreateHow {
+  signal: AbortSignal;
+  /** Look for an earlier POST's server before posting, until this time (epoch ms; 0: once). */
+  lookFirstUntil?: number;
+  /** How long to wait for a boot slot and for a create slot (0: only one free at once). */
+  slotWaitMs: number;
+  /** Told right before the POST goes out. */
+  posting(sentAt: number): void;
+  /** Told when the POST failed; may find the server all the same. */
+  postFailed(error: unknown, sentAt: number): Promise<Server | undefined>;
+}
+
+/** A create tried before, whose POST's server may exist: the next looks for it before it posts. */
+export interface EarlierTry {
+  /** When that POST was sent, if Nova never answered it: its server may still appear until IN_FLIGHT_WAIT_MS after. Absent: look once. */
+  postedAt?: number;
 }
 
 export interface CreatedServer {
@@ -99,6 +131,13 @@ const IN_FLIGHT_POLL_MS = 2_000;
 const ATTEMPT_MARGIN_MS = 5_000;
 const DESCRIBE_TIMEOUT_MS = 10_000;
 
+/** The SDK extends a workflow task whose local activities pass this share of its timeout. */
+const TASK_EXTENDED_AT = 0.8;
+/** A first try in the workflow task ends this long before that point: the task began a little before its first local activity was asked for. */
+const TASK_MARGIN_MS = 2_000;
+/** Less time than this left in the task: the first try is not worth a POST it may have to abandon. */
+const MIN_PROMPT_CREATE_MS = 1_000;
+
 const GiB = 1024 ** 3;
 const CONSOLE_TAIL_LINES = 30;
 /** Heartbeats are local calls (the SDK sends them on at most every 80% of the heartbeat timeout): cheap at any number of waits. */
@@ -116,19 +155,75 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export function serverActivities(clouds: CloudRegistry, { deployment, notifier, recipientsOf, onUndeletable, undeletableAfterMs = UNDELETABLE_AFTER_MS, inFlightWaitMs = IN_FLIGHT_WAIT_MS, createSlotWaitMs = CREATE_SLOT_WAIT_MS }: ServerActivityOptions) {
   async function createServer(input: CreateServerInput): Promise<CreatedServer> {
-    const cloud = clouds.forWorker(input.workerName);
-    const share = clouds.shareFor(input.workerName);
     const info = activityInfo();
     // This attempt's own work ends before Temporal times it out, so that it never overlaps the next.
     const signal = info.startToCloseTimeoutMs > ATTEMPT_MARGIN_MS ? AbortSignal.any([cancellationSignal(), AbortSignal.timeout(info.startToCloseTimeoutMs - ATTEMPT_MARGIN_MS)]) : cancellationSignal();
+    // Only a retry, or the create after a first try in the workflow task, can follow a POST whose
+    // answer was lost: a first attempt has nothing to adopt (names are per run and launch), and
+    // skips a list call per server.
+    const earlierTry = info.attempt > 1 ? { postedAt: postedAtOf(info.heartbeatDetails) ?? input.earlierTry?.postedAt } : input.earlierTry;
+    return create(input, {
+      signal,
+      lookFirstUntil: earlierTry && (earlierTry.postedAt === undefined ? 0 : earlierTry.postedAt + inFlightWaitMs),
+      slotWaitMs: createSlotWaitMs,
+      // Said before the POST: a later attempt then knows one may be in flight.
+      posting: (postedAt) => heartbeat({ postedAt }),
+      async postFailed(error, sentAt) {
+        // Nova answered (even with a 5xx): it is done with the request, and any server it made is listed already.
+        heartbeat({ postedAt: statusOf(error) === undefined ? sentAt : undefined });
+        if (statusOf(error) !== undefined || cancellationSignal().aborted) return undefined;
+        return cloudCall(() => lookForOwnedServer(clouds.forWorker(input.workerName), input, sentAt + inFlightWaitMs, { signal })).catch(() => undefined);
+      },
+    });
+  }
+
+  /**
+   * The lifecycle's first try at a create, within its first workflow task: only with a slot of
+   * each cap free at once, never retried here, and over before the SDK could extend that task
+   * (which writes the task's commands so far and leaves this try without a marker; a process that
+   * picked the lifecycle up after that would try again). A try that falls short answers why, and
+   * whether a POST went out, for the create activity that takes over to adopt its server; one
+   * that the cloud refused for good fails as the activity would.
+   */
+  async function createServerPromptly(input: PromptCreateInput): Promise<PromptCreate> {
+    const { taskStartedAt, taskTimeoutMs, ...createInput } = input;
+    const endBy = taskStartedAt + taskTimeoutMs * TASK_EXTENDED_AT - TASK_MARGIN_MS;
+    const budget = Math.min(PROMPT_CREATE_BUDGET_MS, endBy - Date.now());
+    if (budget < MIN_PROMPT_CREATE_MS) return { shortBy: `too late in the workflow task to try (${Math.max(0, budget)} ms left of it)` };
+    const signal = AbortSignal.any([cancellationSignal(), AbortSignal.timeout(budget)]);
+    let sent: { at: number; answered: boolean } | undefined;
+    try {
+      const server = await create(createInput, {
+        signal,
+        slotWaitMs: 0,
+        posting: () => undefined,
+        async postFailed(error, sentAt) {
+          sent = { at: sentAt, answered: statusOf(error) !== undefined };
+          return undefined;
+        },
+      });
+      return { server };
+    } catch (error) {
+      const failure = asFailure(error);
+      // Refused for good (a bad request, an unknown flavor, no quota): the activity would hear the same, so the launch hears it now.
+      if (failure instanceof ApplicationFailure && failure.nonRetryable) throw failure;
+      const shortBy = failure instanceof Error ? failure.message : String(failure);
+      if (!sent) return { shortBy };
+      // A POST that Nova answered is over: a look finds any server it made. One without an answer may still make one.
+      return { shortBy, earlierTry: sent.answered ? {} : { postedAt: sent.at } };
+    }
+  }
+
+  /** A create's steps, from the look for an earlier POST's server to the POST and the slots it holds. */
+  async function create(input: CreateServerInput, how: CreateHow): Promise<CreatedServer> {
+    const cloud = clouds.forWorker(input.workerName);
+    const share = clouds.shareFor(input.workerName);
+    const { signal } = how;
     const options = { signal };
-    // Only a retry can follow a create whose answer was lost: a first attempt has nothing to adopt
-    // (names are per run and launch), and skips a list call per server.
-    if (info.attempt > 1) {
-      const earlierPost = postedAtOf(info.heartbeatDetails);
-      // An earlier attempt's POST may still be inside Nova (nova-api finishes a request whose
-      // client went away): look for its server until it would have appeared, then post again.
-      const existing = await cloudCall(() => lookForOwnedServer(cloud, input, earlierPost === undefined ? 0 : earlierPost + inFlightWaitMs, options));
+    if (how.lookFirstUntil !== undefined) {
+      // An earlier POST may still be inside Nova (nova-api finishes a request whose client went
+      // away): look for its server until it would have appeared, then post again.
+      const existing = await cloudCall(() => lookForOwnedServer(cloud, input, how.lookFirstUntil!, options));
       if (existing) return { id: existing.id, name: existing.name, adopted: true };
     }
     const flavor = await cloudCall(() => share.lookups.get(`flavor:${input.flavor}`, () => cloud.compute.getFlavor(input.flavor), signal));
@@ -152,11 +247,11 @@ export function serverActivities(clouds: CloudRegistry, { deployment, notifier, 
     });
     // The boot slot first: a create holding a POST slot while it waits for a boot to end would starve the others.
     const bootSlotTurn = share.booting?.slots.acquire(
-      createSlotWaitMs,
-      () => ApplicationFailure.retryable(`no boot slot free within ${createSlotWaitMs / 1000} s (max_booting ${String(share.limits.maxBooting)} of ${share.name}: ${share.booting!.booting} servers booting from this worker process, ${share.booting!.size} allowed now)`, FAILURE_TYPES.createSlotTimeout),
+      how.slotWaitMs,
+      () => ApplicationFailure.retryable(`no boot slot free within ${how.slotWaitMs / 1000} s (max_booting ${String(share.limits.maxBooting)} of ${share.name}: ${share.booting!.booting} servers booting from this worker process, ${share.booting!.size} allowed now)`, FAILURE_TYPES.createSlotTimeout),
       signal,
     );
-    if (share.booting && share.booting.queued > 0) clouds.bootNews(share.name, { kind: 'create-waiting' });
+    if (how.slotWaitMs > 0 && share.booting && share.booting.queued > 0) clouds.bootNews(share.name, { kind: 'create-waiting' });
     const bootSlot = await bootSlotTurn;
     let bootSlotHanded = false;
     const booted = (serverId: string, sentAt: number): void => {
@@ -169,8 +264,8 @@ export function serverActivities(clouds: CloudRegistry, { deployment, notifier, 
       clouds.bootNews(share.name, { kind: 'started', serverId });
     };
     const release = await share.createSlots.acquire(
-      createSlotWaitMs,
-      () => ApplicationFailure.retryable(`no create slot free within ${createSlotWaitMs / 1000} s (max_concurrent_creates ${share.limits.maxConcurrentCreates} of ${share.name}, of which this worker process has ${share.createSlots.size})`, FAILURE_TYPES.createSlotTimeout),
+      how.slotWaitMs,
+      () => ApplicationFailure.retryable(`no create slot free within ${how.slotWaitMs / 1000} s (max_concurrent_creates ${share.limits.maxConcurrentCreates} of ${share.name}, of which this worker process has ${share.createSlots.size})`, FAILURE_TYPES.createSlotTimeout),
       signal,
     ).catch((error: unknown) => {
       bootSlot?.();
@@ -179,8 +274,7 @@ export function serverActivities(clouds: CloudRegistry, { deployment, notifier, 
     try {
       const reserved = await share.cap?.reserve(signal);
       const sentAt = Date.now();
-      // Said before the POST: a later attempt then knows one may be in flight.
-      heartbeat({ postedAt: sentAt });
+      how.posting(sentAt);
       try {
         const created = await cloudCall(() => cloud.compute.createServer(request.server, { ...options, schedulerHints: request.schedulerHints }));
         reserved?.(true);
@@ -190,10 +284,7 @@ export function serverActivities(clouds: CloudRegistry, { deployment, notifier, 
       } catch (error) {
         // Without an answer from Nova the server may exist all the same: count it until the next recount says otherwise.
         reserved?.(!refused(error));
-        // Nova answered (even with a 5xx): it is done with the request, and any server it made is listed already.
-        heartbeat({ postedAt: statusOf(error) === undefined ? sentAt : undefined });
-        if (statusOf(error) !== undefined || cancellationSignal().aborted) throw error;
-        const late = await cloudCall(() => lookForOwnedServer(cloud, input, sentAt + inFlightWaitMs, options)).catch(() => undefined);
+        const late = await how.postFailed(error, sentAt);
         if (late) {
           clouds.watcherFor(input.workerName).remember(late.id, sentAt);
           booted(late.id, sentAt);
@@ -399,7 +490,7 @@ export function serverActivities(clouds: CloudRegistry, { deployment, notifier, 
     }
   }
 
-  return { createServer, waitForActive, deleteServer, deleteServerPromptly };
+  return { createServer, createServerPromptly, waitForActive, deleteServer, deleteServerPromptly };
 }
 
 /** ACTIVE: done. ERROR, gone, or (with a deadline) anything else: the typed failure the workflow acts on. */

@@ -1,5 +1,5 @@
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
-import type { CreatedServer } from '../activities/servers.js';
+import type { CreatedServer, PromptCreate } from '../activities/servers.js';
 import type { WorkerMetrics } from './metrics.js';
 
 /** The reaper's workflow type: its server deletions are reaped orphans, not lifecycle cleanups. */
@@ -9,9 +9,9 @@ const REAPER_WORKFLOW = 'orphanReaper';
  * Watches the server activities from outside, so that they stay plain functions: every log line
  * of an activity that works on a known server carries its `serverId`, and servers created,
  * deleted and reaped are counted (and said once in the log) when their activity succeeds (a
- * lifecycle's prompt first try at a delete too); a delete attempt that fails is counted too, and
- * its server is undeletable until one succeeds. A prompt try that falls short is not a failure:
- * the delete goes on as an activity.
+ * lifecycle's first tries at a create and at a delete, within its workflow task, too); a delete
+ * attempt that fails is counted too, and its server is undeletable until one succeeds. A first
+ * try that falls short is not a failure: the create or the delete goes on as an activity.
  */
 export function serverActivityObserver(metrics: WorkerMetrics, cloudOf: (workerName: string) => string): ActivityInterceptorsFactory {
   return (context) => {
@@ -32,8 +32,8 @@ export function serverActivityObserver(metrics: WorkerMetrics, cloudOf: (workerN
             if (activityType === 'deleteServer' && serverId && !context.cancellationSignal.aborted) metrics.serverDeleteFailed({ workerName, cloud: cloudOf(workerName), serverId });
             throw error;
           }
-          if (activityType === 'createServer') {
-            const created = result as CreatedServer;
+          const created = serverCreatedBy(activityType, result);
+          if (created) {
             serverId = created.id;
             metrics.serverCreated(workerName, created.adopted);
             context.log.info(created.adopted ? 'server adopted' : 'server created', { workerName, serverName: created.name });
@@ -51,6 +51,14 @@ export function serverActivityObserver(metrics: WorkerMetrics, cloudOf: (workerN
       },
     };
   };
+}
+
+/** The server a create made or adopted; none when a first try in the workflow task fell short. */
+function serverCreatedBy(activityType: string, result: unknown): CreatedServer | undefined {
+  if (activityType === 'createServer') return result as CreatedServer;
+  if (activityType !== 'createServerPromptly') return undefined;
+  const tried = result as PromptCreate;
+  return 'server' in tried ? tried.server : undefined;
 }
 
 function stringField(value: unknown, key: string): string | undefined {

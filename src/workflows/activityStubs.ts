@@ -1,7 +1,7 @@
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import { MASTER_ACTIVITIES } from '../contract/names.js';
-import { PROMPT_DELETE_TIMEOUT_MS } from './promptDelete.js';
+import { PROMPT_CREATE_TIMEOUT_MS, PROMPT_DELETE_TIMEOUT_MS } from './promptTries.js';
 import type { ChooseImageInput, ChosenImage } from './types.js';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -77,6 +77,16 @@ export const notifications = proxyActivities<Pick<Activities, 'notifyMissing' | 
 export const diagnosis = proxyActivities<Pick<Activities, 'missingDiagnostics'>>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumAttempts: 2 },
+});
+
+/**
+ * The first launch's create, tried in the run's first workflow task (prompt-create shape): a
+ * marker in history instead of an activity task and the workflow task after it. One try, ended by
+ * its own budget inside the task; whatever ends it short hands the create to `cloudCalls`.
+ */
+export const promptCreation = proxyLocalActivities<Pick<Activities, 'createServerPromptly'>>({
+  startToCloseTimeout: PROMPT_CREATE_TIMEOUT_MS,
+  retry: { maximumAttempts: 1 },
 });
 
 /**

@@ -1,7 +1,7 @@
-import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, sleep, workflowInfo } from '@temporalio/workflow';
-import type { CreatedServer, CreateServerInput, DeleteOutcome, ServerRef } from '../activities/servers.js';
+import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, log, sleep, workflowInfo } from '@temporalio/workflow';
+import type { CreatedServer, CreateServerInput, DeleteOutcome, EarlierTry, PromptCreate, ServerRef } from '../activities/servers.js';
 import type { ResolvedImage } from '../activities/images.js';
-import { cloudCalls, deletion, promptDeletion, waiting } from './activityStubs.js';
+import { cloudCalls, deletion, promptCreation, promptDeletion, waiting } from './activityStubs.js';
 import { waitForBootTold } from './bootWatch.js';
 import { countLaunchFailed, countLaunchReady } from './metrics.js';
 import { serverName, serverNameFromRunIdHead } from './serverNames.js';
@@ -12,6 +12,13 @@ import { FAILURE_TYPES } from '../contract/names.js';
 const BOOT_FAILURES = new Set<string>([FAILURE_TYPES.serverError, FAILURE_TYPES.bootTimeout, FAILURE_TYPES.serverVanished]);
 /** Failure types that mean "the cloud has no room now": wait, without spending an attempt. */
 const NO_CAPACITY = new Set<string>([FAILURE_TYPES.openStackQuotaExceeded, FAILURE_TYPES.serverQuotaExceeded]);
+
+/**
+ * How the first launch's create goes in the prompt-create shape: tried within the run's first
+ * workflow task, which began (in the worker process's clock) at `taskStartedAt`; or, when an
+ * earlier try of that task may have posted, by the activity, which looks for that server first.
+ */
+export type FirstCreate = { taskStartedAt: number } | { earlierTry: EarlierTry };
 
 const CAPACITY_BACKOFF_FIRST_MS = 15_000;
 const CAPACITY_BACKOFF_MAX_MS = 5 * 60_000;
@@ -24,7 +31,7 @@ const CAPACITY_BACKOFF_MAX_MS = 5 * 60_000;
  * already, and the next may reach a worker process with a slot free. Errors that a new server
  * cannot fix (unknown flavor, invalid request) end the lifecycle at once.
  */
-export async function launchServer(state: LifecycleState, image: ResolvedImage | undefined): Promise<void> {
+export async function launchServer(state: LifecycleState, image: ResolvedImage | undefined, firstCreate?: FirstCreate): Promise<void> {
   const { spec } = state;
   const attempts = spec.launchAttempts ?? 1;
   const capacityDeadline = Date.now() + spec.missingTimeoutSeconds * 1000;
@@ -34,7 +41,7 @@ export async function launchServer(state: LifecycleState, image: ResolvedImage |
     const launch = (state.status.launches ?? 0) + 1;
     state.status.launches = launch;
     try {
-      await createAndBoot(state, image, launch);
+      await createAndBoot(state, image, launch, launch === 1 ? firstCreate : undefined);
       countLaunchReady(spec.name);
       return;
     } catch (error) {
@@ -67,7 +74,7 @@ export async function launchServer(state: LifecycleState, image: ResolvedImage |
   );
 }
 
-async function createAndBoot(state: LifecycleState, image: ResolvedImage | undefined, launch: number): Promise<void> {
+async function createAndBoot(state: LifecycleState, image: ResolvedImage | undefined, launch: number, firstCreate: FirstCreate | undefined): Promise<void> {
   const { spec } = state;
   state.enter('creating');
   const server = await createServer(state, launch, {
@@ -80,7 +87,7 @@ async function createAndBoot(state: LifecycleState, image: ResolvedImage | undef
     novaArgs: spec.novaArgs,
     clientVersion: spec.clientVersion,
     owner: { workflowId: workflowInfo().workflowId, runId: workflowInfo().runId, attempt: launch },
-  });
+  }, firstCreate);
   state.serverCreated(server.id, server.name);
 
   state.enter('booting');
@@ -111,15 +118,47 @@ async function createAndBoot(state: LifecycleState, image: ResolvedImage | undef
  * chaos suite: cancel while creating). So the create runs to its end (its retries are bounded),
  * the server is recorded, and the cancellation then takes effect, with the usual cleanup.
  */
-async function createServer(state: LifecycleState, launch: number, input: CreateServerInput): Promise<CreatedServer> {
-  state.publish();
-  const create = () => cloudCalls.createServer.executeWithOptions({ summary: `create server (launch ${launch})` }, [input]);
+async function createServer(state: LifecycleState, launch: number, input: CreateServerInput, first: FirstCreate | undefined): Promise<CreatedServer> {
+  const create = () => {
+    if (first && 'taskStartedAt' in first) return createWithinTheTask(state, launch, input, first.taskStartedAt);
+    return createAsActivity(state, launch, first ? { ...input, earlierTry: first.earlierTry } : input);
+  };
   // Lifecycles that started before this change abandoned the create on cancel; they replay as they ran.
   if (!state.shape.has('create-survives-cancel')) return create();
   const scope = CancellationScope.current();
   // Already cancelled (e.g. while a failed launch's server was being deleted): start nothing new.
   if (scope.consideredCancelled) await scope.cancelRequested;
   return CancellationScope.nonCancellable(create);
+}
+
+/**
+ * In the prompt-create shape the first create is tried within the run's first workflow task,
+ * where most end: a marker in history instead of an activity task, the workflow task after it
+ * and the `creating` upsert. A try that falls short (no slot free at once, the cloud slow or
+ * failing) hands the create to the activity, told of any POST the try sent; one the cloud refused
+ * for good is the launch's failure, as the activity's would be.
+ */
+async function createWithinTheTask(state: LifecycleState, launch: number, input: CreateServerInput, taskStartedAt: number): Promise<CreatedServer> {
+  let tried: PromptCreate;
+  try {
+    tried = await promptCreation.createServerPromptly.executeWithOptions({ summary: `create server (launch ${launch})` }, [
+      { ...input, taskStartedAt, taskTimeoutMs: workflowInfo().taskTimeoutMs },
+    ]);
+  } catch (error) {
+    // Refused for good by the cloud: the launch's own failure, as from the activity.
+    const cause = causeOf(error);
+    if (cause instanceof ApplicationFailure && cause.nonRetryable) throw error;
+    // Ended by its timeout rather than by its own budget: a POST may still be on its way.
+    tried = { shortBy: failureMessage(error), earlierTry: { postedAt: Date.now() } };
+  }
+  if ('server' in tried) return tried.server;
+  log.info('the create within the workflow task fell short: the create activity takes over', { workerName: state.spec.name, shortBy: tried.shortBy });
+  return createAsActivity(state, launch, tried.earlierTry ? { ...input, earlierTry: tried.earlierTry } : input);
+}
+
+function createAsActivity(state: LifecycleState, launch: number, input: CreateServerInput): Promise<CreatedServer> {
+  state.publish();
+  return cloudCalls.createServer.executeWithOptions({ summary: `create server (launch ${launch})` }, [input]);
 }
 
 /** Deletes the current server until Nova no longer has it, even while the lifecycle is being cancelled. */
@@ -168,11 +207,16 @@ function noCapacity(missingTimeoutSeconds: number, reason: string): ApplicationF
 }
 
 function failureType(error: unknown): string | undefined {
-  if (error instanceof ActivityFailure && error.cause instanceof ApplicationFailure) return error.cause.type ?? undefined;
-  return undefined;
+  const cause = causeOf(error);
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
 }
 
 function failureMessage(error: unknown): string {
-  const cause = error instanceof ActivityFailure ? error.cause : error;
+  const cause = causeOf(error);
   return cause instanceof Error ? cause.message : String(cause);
+}
+
+/** What an activity failed with; a local activity's failure comes as it was thrown. */
+function causeOf(error: unknown): unknown {
+  return error instanceof ActivityFailure ? error.cause : error;
 }

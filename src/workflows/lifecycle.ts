@@ -4,7 +4,7 @@ import type { Preparation } from '../activities/quickSteps.js';
 import type { ServerDiagnostics } from '../activities/reports.js';
 import { cloudCalls, diagnosis, imageListing, inputCheck, localCloudCalls, masterCalls, notifications } from './activityStubs.js';
 import { serveBuilds } from './builds.js';
-import { deleteLaunchedServer, launchServer } from './launch.js';
+import { deleteLaunchedServer, launchServer, type FirstCreate } from './launch.js';
 import { statusQuery } from './messages.js';
 import { LifecycleShape } from './shape.js';
 import { LifecycleState, now, workerRefOf } from './state.js';
@@ -22,6 +22,7 @@ import { FAILURE_TYPES } from '../contract/names.js';
  */
 export async function latentWorkerLifecycle(input: LifecycleInput): Promise<LifecycleResult> {
   const { spec, continued } = input;
+  const firstTry = isFirstTryOfFirstTask();
   const shape = LifecycleShape.ofThisRun();
   // A continued run's input was checked by the run that started the lifecycle.
   const prepared = continued ? undefined : await prepare(input, shape);
@@ -29,7 +30,7 @@ export async function latentWorkerLifecycle(input: LifecycleInput): Promise<Life
   let handOver: ContinuedLifecycle | undefined;
   try {
     if (!continued) {
-      const ended = await bootUntilAttached(state, prepared);
+      const ended = await bootUntilAttached(state, prepared, firstTry);
       if (ended) return ended;
     }
     const served = await serveBuilds(state);
@@ -61,11 +62,11 @@ export async function latentWorkerLifecycle(input: LifecycleInput): Promise<Life
  * Boots a server and waits for the CI worker on it. Ends the lifecycle (with its result) when the
  * worker never attaches or the master releases it first; otherwise the worker is attached.
  */
-async function bootUntilAttached(state: LifecycleState, prepared: Prepared | undefined): Promise<LifecycleResult | undefined> {
+async function bootUntilAttached(state: LifecycleState, prepared: Prepared | undefined, firstTry: boolean): Promise<LifecycleResult | undefined> {
   const { spec } = state;
   const image = prepared ? await preparedImage(state, prepared) : await authenticateAndResolveImage(state);
 
-  await launchServer(state, image);
+  await launchServer(state, image, firstCreateOf(state, prepared, firstTry));
 
   state.enter('waiting-for-attach');
   const attachedInTime = await state.waitUntil(
@@ -84,6 +85,29 @@ async function bootUntilAttached(state: LifecycleState, prepared: Prepared | und
   state.mark('attachedAt');
   state.enter('attached');
   return undefined;
+}
+
+/**
+ * Whether this run's first workflow task is on its first try: a started run's history then holds
+ * its first three events and nothing more (a task that timed out or failed adds its own). Read in
+ * the run's first activation, before anything is awaited, so a replay reads it as the run did.
+ */
+function isFirstTryOfFirstTask(): boolean {
+  return workflowInfo().historyLength === 3;
+}
+
+/**
+ * Where the first create goes in the prompt-create shape (see `FirstCreate`): into the first
+ * workflow task when the quick steps gave everything in it; after an earlier try of that task,
+ * whose create may have posted, to the activity, which looks for that server first.
+ */
+function firstCreateOf(state: LifecycleState, prepared: Prepared | undefined, firstTry: boolean): FirstCreate | undefined {
+  if (!state.shape.promptCreate) return undefined;
+  // An image the master chooses comes from activities, in later tasks: too late for the first one.
+  if (state.spec.image !== undefined && isMasterChoice(state.spec.image)) return undefined;
+  if (!firstTry) return { earlierTry: { postedAt: workflowInfo().runStartTime.getTime() } };
+  if (!prepared || !('scheduledAt' in prepared) || prepared.scheduledAt === undefined) return undefined;
+  return { taskStartedAt: prepared.scheduledAt };
 }
 
 /** The earlier shapes: the token check and the image resolution, each a step of its own. */
@@ -117,8 +141,8 @@ async function readyToHandOver(state: LifecycleState): Promise<ContinuedLifecycl
   return state.handOver();
 }
 
-/** What a run of the watched shape knows before its state exists: the quick steps' image, or how they failed. */
-type Prepared = { image?: ResolvedImage } | { failure: unknown };
+/** What a run of the watched shape knows before its state exists: the quick steps' image and when they were asked for, or how they failed. */
+type Prepared = { image?: ResolvedImage; scheduledAt?: number } | { failure: unknown };
 
 /**
  * A master in another language builds the input itself: a malformed one fails the lifecycle at
@@ -143,7 +167,8 @@ async function prepare(input: LifecycleInput, shape: LifecycleShape): Promise<Pr
     return { failure };
   }
   refuseProblems(preparation.problems);
-  return 'image' in preparation ? { image: preparation.image } : {};
+  if (!('session' in preparation)) return {};
+  return { ...(preparation.image ? { image: preparation.image } : {}), ...(preparation.scheduledAt === undefined ? {} : { scheduledAt: preparation.scheduledAt }) };
 }
 
 function refuseProblems(problems: string[]): void {

@@ -29,15 +29,17 @@ const UNMARKED_SINCE_MS = Date.parse('2026-12-04T12:00:00Z');
 
 /**
  * Which shape of the lifecycle a history was made by. A run started now records one marker,
- * `prompt-delete-lifecycle` (with Temporal's change-version search attribute, two history
+ * `prompt-create-lifecycle` (with Temporal's change-version search attribute, two history
  * events): it has every change before it, the boot told by the cloud's status watcher, the quick
  * steps (input check, token check, image) in one local activity, what operators see written in
  * one upsert of what changed, before it waits and before every point where the master's signals
- * decide what comes next (see `LifecycleState.publishBeforeSignalsDecide`), and each delete tried
- * first in the workflow task that decides it (`deleteLaunchedServer`).
+ * decide what comes next (see `LifecycleState.publishBeforeSignalsDecide`), each delete tried
+ * first in the workflow task that decides it (`deleteLaunchedServer`), and the first create
+ * tried first in the run's first workflow task (`createServer` in launch.ts).
  *
  * A replay tells the earlier shapes by their markers, as `patched()` does: with
- * `steady-lifecycle`, the same but every delete an activity; with `lean-watched-lifecycle`, that
+ * `prompt-delete-lifecycle`, the same but every create an activity; with
+ * `steady-lifecycle`, that but every delete an activity too; with `lean-watched-lifecycle`, that
  * but written only where it waits; with `lean-lifecycle`, every change but the watcher's (which
  * has its own marker) and the quick steps as three local activities; with none of them, each
  * change as its own marker says. A history with no marker at all is the first shape's, or the
@@ -55,7 +57,7 @@ const UNMARKED_SINCE_MS = Date.parse('2026-12-04T12:00:00Z');
  * ran, the few that met that split excepted.
  *
  * The next change to what running lifecycles do is asked with a new `patched()` id first, above
- * `prompt-delete-lifecycle`.
+ * `prompt-create-lifecycle`.
  */
 export class LifecycleShape {
   private constructor(
@@ -68,21 +70,24 @@ export class LifecycleShape {
     readonly promptDelete: boolean,
     /** No marker; a wait that ends in a release leaves its timer. */
     readonly unmarked: boolean,
+    /** The first create first tried in the run's first workflow task (a local activity), the activity only when that falls short. */
+    readonly promptCreate: boolean,
   ) {}
 
   /** Asked once, before the lifecycle's first command. */
   static ofThisRun(): LifecycleShape {
     // A run that is not being replayed records the marker: `patched()` is true for it.
-    if (patched('prompt-delete-lifecycle')) return new LifecycleShape(true, true, true, true, false);
-    if (patched('steady-lifecycle')) return new LifecycleShape(true, true, true, false, false);
-    if (patched('lean-watched-lifecycle')) return new LifecycleShape(true, true, false, false, false);
-    if (patched('lean-lifecycle')) return new LifecycleShape(true, false, false, false, false);
+    if (patched('prompt-create-lifecycle')) return new LifecycleShape(true, true, true, true, false, true);
+    if (patched('prompt-delete-lifecycle')) return new LifecycleShape(true, true, true, true, false, false);
+    if (patched('steady-lifecycle')) return new LifecycleShape(true, true, true, false, false, false);
+    if (patched('lean-watched-lifecycle')) return new LifecycleShape(true, true, false, false, false, false);
+    if (patched('lean-lifecycle')) return new LifecycleShape(true, false, false, false, false, false);
     // While replaying, `patched()` only reads the history: these ask for no marker.
     const firstShape = FIRST_SHAPE_FIRST_TASK.some((change) => patched(change)) || workflowInfo().runStartTime.getTime() < UNMARKED_SINCE_MS;
-    return firstShape ? new LifecycleShape(false, false, false, false, false) : LifecycleShape.UNMARKED;
+    return firstShape ? new LifecycleShape(false, false, false, false, false, false) : LifecycleShape.UNMARKED;
   }
 
-  private static readonly UNMARKED = new LifecycleShape(true, true, true, true, true);
+  private static readonly UNMARKED = new LifecycleShape(true, true, true, true, true, false);
 
   has(change: Change): boolean {
     if (this.steady) return true;

@@ -50,7 +50,7 @@ const killScenarios: Scenario[] = [
   {
     name: 'kill worker during create call',
     short: 'kill-create',
-    does: 'A 30 s `latency` fault holds `nova.servers.create`; once the request is inside it, the worker process is SIGKILLed. Like nova-api, the simulator finishes the request whose client went away: the server appears 30 s later. A new worker process retries the create once Temporal times the dead attempt out, and adopts that server instead of posting again.',
+    does: "A 30 s `latency` fault holds `nova.servers.create`; once the request is inside it, the worker process is SIGKILLed. Like nova-api, the simulator finishes the request whose client went away: the server appears 30 s later. The held POST is the first try's, within the run's first workflow task, which so never completes: the new worker process takes that task over once Temporal times it out, finds it is not the task's first try, and hands the create to the activity, which looks for the try's server until 60 s after the run began and adopts it instead of posting again.",
     mode: 'own-worker',
     simulator: sim(),
     expect: ['released'],
@@ -69,7 +69,7 @@ const killScenarios: Scenario[] = [
   {
     name: 'kill worker after create, before its result is recorded',
     short: 'kill-created',
-    does: 'A `responseLost` fault lets Nova create the server and drops the answer; the worker process is SIGKILLed the moment the server exists, so the workflow history has no server id. The new worker process retries the create activity, which must adopt the server by its name and owner metadata instead of booting a second.',
+    does: "A `responseLost` fault lets Nova create the server and drops the answer; the worker process is SIGKILLed the moment the server exists, so the workflow history has no server id. The new worker process goes on with the create (the first workflow task taken over, or the create activity retried, by when the kill came), which must adopt the server by its name and owner metadata instead of booting a second.",
     mode: 'own-worker',
     simulator: sim(),
     expect: ['released'],

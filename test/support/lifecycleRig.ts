@@ -54,6 +54,8 @@ export interface LifecycleRigOptions {
   httpTimeoutMs?: number;
   /** How long a create waits for a create slot before its attempt fails. */
   createSlotWaitMs?: number;
+  /** How long a POST without an answer is given to show its server before the create posts again. */
+  inFlightWaitMs?: number;
   /** False: the worker asks for no status watcher, so boots are seen by the lifecycles' own looks and deletes read their servers. */
   statusWatchers?: boolean;
 }
@@ -64,7 +66,7 @@ export interface LifecycleRigOptions {
  */
 export async function startLifecycleRig(
   workers: ({ name: string } & Record<string, unknown>)[],
-  { simulator: simulatorOptions = { bootDelayMs: 300, deleteDelayMs: 100 }, notify, deployment, address, dataConverter, keystone, workflowBundlePath, cloudLimits, sealingKeys, deletes, notifier, metrics, httpTimeoutMs, createSlotWaitMs, statusWatchers }: LifecycleRigOptions = {},
+  { simulator: simulatorOptions = { bootDelayMs: 300, deleteDelayMs: 100 }, notify, deployment, address, dataConverter, keystone, workflowBundlePath, cloudLimits, sealingKeys, deletes, notifier, metrics, httpTimeoutMs, createSlotWaitMs, inFlightWaitMs, statusWatchers }: LifecycleRigOptions = {},
 ): Promise<LifecycleRig> {
   const suffix = randomUUID().slice(0, 6);
   const nameOf = (base: string): string => `${base}-${suffix}`;
@@ -76,7 +78,7 @@ export async function startLifecycleRig(
   );
   const taskQueue = uniqueTaskQueue('lifecycle');
   const connection = await NativeConnection.connect({ address: address ?? temporalAddress() });
-  const { worker, clouds } = await createLatentWorker({ connection, namespace: 'default', taskQueue, config, pollIntervalMs: 100, dataConverter, workflowBundlePath, sealingKeys, notifier, metrics, httpTimeoutMs, createSlotWaitMs, askForStatusWatchers: statusWatchers });
+  const { worker, clouds } = await createLatentWorker({ connection, namespace: 'default', taskQueue, config, pollIntervalMs: 100, dataConverter, workflowBundlePath, sealingKeys, notifier, metrics, httpTimeoutMs, createSlotWaitMs, inFlightWaitMs, askForStatusWatchers: statusWatchers });
   const running = worker.run();
   const client = new LatentWorkerClient(await connectClient(address, dataConverter), taskQueue);
   return {
