@@ -98,7 +98,7 @@ describe('delete until gone', () => {
 
   it('goes on deleting as an activity, shown as deleting, when the first try within the workflow task falls short', async () => {
     const { name, handle } = await startAttached('slow');
-    // Nova answers the DELETE after 5.5 s: past the first try's 5 s wait, so the try ends short and the activity sends it again.
+    // Nova answers the DELETE after 5.5 s: past the first try's 5 s wait, so the try ends short and the activity takes over.
     const slow = rig.simulator.faults.inject({ kind: 'latency', route: 'nova.servers.delete', ms: 5500, count: 1 });
     await rig.client.release(name);
     const result = await handle.result();
@@ -106,6 +106,10 @@ describe('delete until gone', () => {
     expect(rig.simulator.faults.list().find((f) => f.id === slow.id)?.fired).toBe(1);
     expect(result.outcome).toBe('released');
     expect(serversOf(name)).toEqual([]);
+    // Nova accepted the try's DELETE, in this process, moments before: the activity waited for the server to go
+    // instead of sending another (a busy real Nova takes more than 5 s for 30 deletes at once).
+    const serverId = result.serverId!;
+    expect(rig.simulator.requests().filter((request) => request.method === 'DELETE' && request.path.endsWith(`/servers/${serverId}`))).toHaveLength(1);
     expect(result.status.deletion).toMatchObject({ attempts: 2, note: expect.stringMatching(/^the first try, within the workflow task, fell short: .*still there/) });
     const events = (await handle.fetchHistory()).events ?? [];
     expect(stepsOf(events).slice(-2)).toEqual(['local deleteServerPromptly', 'deleteServer']);

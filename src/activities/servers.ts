@@ -150,10 +150,36 @@ const GONE_WAIT_MARGIN_MS = 30_000;
  * the create activity's 2-minute start-to-close timeout.
  */
 const CREATE_SLOT_WAIT_MS = 40_000;
+/** A DELETE accepted this recently is waited for, not sent again (see `AcceptedDeletes`). */
+const ACCEPTED_DELETE_FRESH_MS = 60_000;
+/** Accepted DELETEs remembered, the oldest dropped first. */
+const REMEMBERED_DELETES = 10_000;
 /** setTimeout's limit: a later boot deadline is as good as none for one activity attempt. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/**
+ * The servers whose DELETE Nova accepted from this process, and when: the next attempt at a delete
+ * within ACCEPTED_DELETE_FRESH_MS of it waits for the server to go instead of sending another.
+ */
+class AcceptedDeletes {
+  private readonly at = new Map<string, number>();
+
+  accepted(serverId: string): void {
+    this.at.delete(serverId);
+    this.at.set(serverId, Date.now());
+    if (this.at.size > REMEMBERED_DELETES) this.at.delete(this.at.keys().next().value!);
+  }
+
+  /** Whether the server's DELETE was accepted within ACCEPTED_DELETE_FRESH_MS; the next asks again either way. */
+  takeFresh(serverId: string): boolean {
+    const at = this.at.get(serverId);
+    this.at.delete(serverId);
+    return at !== undefined && Date.now() - at < ACCEPTED_DELETE_FRESH_MS;
+  }
+}
+
 export function serverActivities(clouds: CloudRegistry, { deployment, notifier, recipientsOf, onUndeletable, undeletableAfterMs = UNDELETABLE_AFTER_MS, inFlightWaitMs = IN_FLIGHT_WAIT_MS, createSlotWaitMs = CREATE_SLOT_WAIT_MS }: ServerActivityOptions) {
+  const acceptedDeletes = new AcceptedDeletes();
   async function createServer(input: CreateServerInput): Promise<CreatedServer> {
     const info = activityInfo();
     // This attempt's own work ends before Temporal times it out, so that it never overlaps the next.
@@ -400,7 +426,9 @@ export function serverActivities(clouds: CloudRegistry, { deployment, notifier, 
    * Sends the DELETE and waits until Nova no longer shows the server: told by the fleet's status
    * watcher when it runs in this process (src/activities/goneNotices.ts), otherwise by reading the
    * server itself (src/activities/goneWait.ts); a 404 counts as done. A server still there at
-   * `until` throws. Returns a note when the server was reached in an unusual way.
+   * `until` throws. Returns a note when the server was reached in an unusual way. A DELETE that
+   * Nova accepted from this process moments ago (the lifecycle's first try, which fell short) is
+   * not sent again by the next attempt, which only waits: on a busy Nova the server is on its way.
    */
   async function deleteAndWaitGone(
     workerName: string,
@@ -411,10 +439,13 @@ export function serverActivities(clouds: CloudRegistry, { deployment, notifier, 
     if (reach === 'not-found') return `worker "${workerName}" is no longer configured; a worker on its cloud found server ${serverId} gone`;
     const nova = clouds.forWorker(reach).compute;
     const note = reach === workerName ? undefined : `worker "${workerName}" is no longer configured: deleted through worker "${reach}", which reaches the same server`;
-    const sent = await cloudCall(() => nova.deleteServer(serverId, { signal }));
-    // A server deleted before its boot ended boots no longer: its slot frees now, not when the lists show it gone.
-    clouds.shareFor(reach).booting?.ended(serverId, false);
-    if (sent === 'already-gone') return note;
+    if (!acceptedDeletes.takeFresh(serverId)) {
+      const sent = await cloudCall(() => nova.deleteServer(serverId, { signal }));
+      // A server deleted before its boot ended boots no longer: its slot frees now, not when the lists show it gone.
+      clouds.shareFor(reach).booting?.ended(serverId, false);
+      if (sent === 'already-gone') return note;
+      acceptedDeletes.accepted(serverId);
+    }
     const notices = clouds.goneNoticesFor(reach);
     await keepAlive(async () => {
       if (await notices.waitGone(serverId, { signal, until })) return;
