@@ -34,10 +34,15 @@ export interface CreateServerInput extends WorkerRef {
   owner: ServerOwner;
   /** Set when a first try in the workflow task may have posted (see `createServerPromptly`). */
   earlierTry?: EarlierTry;
+  /** When the cloud told that first try to come back (its Retry-After), in epoch ms: the create waits for it. */
+  notBefore?: number;
 }
 
-/** How a first try at a create ended: its server, or why it fell short and whether a POST went out. */
-export type PromptCreate = { server: CreatedServer } | { shortBy: string; earlierTry?: EarlierTry };
+/**
+ * How a first try at a create ended: its server, or why it fell short, whether a POST went out,
+ * and when the cloud said to try again, if it did.
+ */
+export type PromptCreate = { server: CreatedServer } | { shortBy: string; earlierTry?: EarlierTry; notBefore?: number };
 
 /** The first try's input: the create's, and when the workflow task it is tried in began and may last. */
 export interface PromptCreateInput extends CreateServerInput {
@@ -188,6 +193,13 @@ export function serverActivities(clouds: CloudRegistry, { deployment, notifier, 
     // answer was lost: a first attempt has nothing to adopt (names are per run and launch), and
     // skips a list call per server.
     const earlierTry = info.attempt > 1 ? { postedAt: postedAtOf(info.heartbeatDetails) ?? input.earlierTry?.postedAt } : input.earlierTry;
+    // The first try was told to come back later (429 or 503 with Retry-After): so is this attempt,
+    // as a retry of its own would be (the retry policy's delay, by the failure's nextRetryDelay).
+    const waitMs = info.attempt === 1 && input.notBefore !== undefined ? input.notBefore - Date.now() : 0;
+    if (waitMs > info.startToCloseTimeoutMs - ATTEMPT_MARGIN_MS) {
+      throw ApplicationFailure.create({ message: `the cloud asked the create to wait ${Math.ceil(waitMs / 1000)} s (Retry-After)`, type: 'OpenStackRateLimited', nextRetryDelay: waitMs });
+    }
+    if (waitMs > 0) await sleep(waitMs, undefined, { signal });
     return create(input, {
       signal,
       lookFirstUntil: earlierTry && (earlierTry.postedAt === undefined ? 0 : earlierTry.postedAt + inFlightWaitMs),
@@ -234,9 +246,11 @@ export function serverActivities(clouds: CloudRegistry, { deployment, notifier, 
       // Refused for good (a bad request, an unknown flavor, no quota): the activity would hear the same, so the launch hears it now.
       if (failure instanceof ApplicationFailure && failure.nonRetryable) throw failure;
       const shortBy = failure instanceof Error ? failure.message : String(failure);
-      if (!sent) return { shortBy };
+      const retryAfterMs = failure instanceof ApplicationFailure && typeof failure.nextRetryDelay === 'number' ? failure.nextRetryDelay : undefined;
+      const notBefore = retryAfterMs === undefined ? {} : { notBefore: Date.now() + retryAfterMs };
+      if (!sent) return { shortBy, ...notBefore };
       // A POST that Nova answered is over: a look finds any server it made. One without an answer may still make one.
-      return { shortBy, earlierTry: sent.answered ? {} : { postedAt: sent.at } };
+      return { shortBy, earlierTry: sent.answered ? {} : { postedAt: sent.at }, ...notBefore };
     }
   }
 

@@ -135,8 +135,8 @@ async function createServer(state: LifecycleState, launch: number, input: Create
  * In the prompt-create shape the first create is tried within the run's first workflow task,
  * where most end: a marker in history instead of an activity task, the workflow task after it
  * and the `creating` upsert. A try that falls short (no slot free at once, the cloud slow or
- * failing) hands the create to the activity, told of any POST the try sent; one the cloud refused
- * for good is the launch's failure, as the activity's would be.
+ * failing) hands the create to the activity, told of any POST the try sent and of the cloud's
+ * Retry-After; one the cloud refused for good is the launch's failure, as the activity's would be.
  */
 async function createWithinTheTask(state: LifecycleState, launch: number, input: CreateServerInput, taskStartedAt: number): Promise<CreatedServer> {
   let tried: PromptCreate;
@@ -153,7 +153,8 @@ async function createWithinTheTask(state: LifecycleState, launch: number, input:
   }
   if ('server' in tried) return tried.server;
   log.info('the create within the workflow task fell short: the create activity takes over', { workerName: state.spec.name, shortBy: tried.shortBy });
-  return createAsActivity(state, launch, tried.earlierTry ? { ...input, earlierTry: tried.earlierTry } : input);
+  const { earlierTry, notBefore } = tried;
+  return createAsActivity(state, launch, { ...input, ...(earlierTry ? { earlierTry } : {}), ...(notBefore === undefined ? {} : { notBefore }) });
 }
 
 function createAsActivity(state: LifecycleState, launch: number, input: CreateServerInput): Promise<CreatedServer> {
