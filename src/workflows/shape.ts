@@ -59,35 +59,53 @@ const UNMARKED_SINCE_MS = Date.parse('2026-12-04T12:00:00Z');
  * The next change to what running lifecycles do is asked with a new `patched()` id first, above
  * `prompt-create-lifecycle`.
  */
-export class LifecycleShape {
-  private constructor(
-    readonly lean: boolean,
-    /** The quick steps in one local activity, every change on without a marker of its own. */
-    readonly watched: boolean,
-    /** What changed is written before the signals decide, so the commands are the same however they were grouped. */
-    readonly steady: boolean,
-    /** The delete first tried in the workflow task that decides it (a local activity), the activity only when that falls short. */
-    readonly promptDelete: boolean,
-    /** No marker; a wait that ends in a release leaves its timer. */
-    readonly unmarked: boolean,
-    /** The first create first tried in the run's first workflow task (a local activity), the activity only when that falls short. */
-    readonly promptCreate: boolean,
-  ) {}
+/** What one shape of the lifecycle does differently from the first; every field false is the first shape. */
+interface ShapeTraits {
+  lean: boolean;
+  /** The quick steps in one local activity, every change on without a marker of its own. */
+  watched: boolean;
+  /** What changed is written before the signals decide, so the commands are the same however they were grouped. */
+  steady: boolean;
+  /** The delete first tried in the workflow task that decides it (a local activity), the activity only when that falls short. */
+  promptDelete: boolean;
+  /** No marker; a wait that ends in a release leaves its timer. */
+  unmarked: boolean;
+  /** The first create first tried in the run's first workflow task (a local activity), the activity only when that falls short. */
+  promptCreate: boolean;
+}
+
+const FIRST: ShapeTraits = { lean: false, watched: false, steady: false, promptDelete: false, unmarked: false, promptCreate: false };
+const LEAN: ShapeTraits = { ...FIRST, lean: true };
+const LEAN_WATCHED: ShapeTraits = { ...LEAN, watched: true };
+const STEADY: ShapeTraits = { ...LEAN_WATCHED, steady: true };
+const PROMPT_DELETE: ShapeTraits = { ...STEADY, promptDelete: true };
+const UNMARKED: ShapeTraits = { ...PROMPT_DELETE, unmarked: true };
+const PROMPT_CREATE: ShapeTraits = { ...PROMPT_DELETE, promptCreate: true };
+
+export class LifecycleShape implements Readonly<ShapeTraits> {
+  readonly lean: boolean;
+  readonly watched: boolean;
+  readonly steady: boolean;
+  readonly promptDelete: boolean;
+  readonly unmarked: boolean;
+  readonly promptCreate: boolean;
+
+  private constructor(traits: ShapeTraits) {
+    ({ lean: this.lean, watched: this.watched, steady: this.steady, promptDelete: this.promptDelete, unmarked: this.unmarked, promptCreate: this.promptCreate } = traits);
+  }
 
   /** Asked once, before the lifecycle's first command. */
   static ofThisRun(): LifecycleShape {
     // A run that is not being replayed records the marker: `patched()` is true for it.
-    if (patched('prompt-create-lifecycle')) return new LifecycleShape(true, true, true, true, false, true);
-    if (patched('prompt-delete-lifecycle')) return new LifecycleShape(true, true, true, true, false, false);
-    if (patched('steady-lifecycle')) return new LifecycleShape(true, true, true, false, false, false);
-    if (patched('lean-watched-lifecycle')) return new LifecycleShape(true, true, false, false, false, false);
-    if (patched('lean-lifecycle')) return new LifecycleShape(true, false, false, false, false, false);
+    if (patched('prompt-create-lifecycle')) return new LifecycleShape(PROMPT_CREATE);
+    if (patched('prompt-delete-lifecycle')) return new LifecycleShape(PROMPT_DELETE);
+    if (patched('steady-lifecycle')) return new LifecycleShape(STEADY);
+    if (patched('lean-watched-lifecycle')) return new LifecycleShape(LEAN_WATCHED);
+    if (patched('lean-lifecycle')) return new LifecycleShape(LEAN);
     // While replaying, `patched()` only reads the history: these ask for no marker.
     const firstShape = FIRST_SHAPE_FIRST_TASK.some((change) => patched(change)) || workflowInfo().runStartTime.getTime() < UNMARKED_SINCE_MS;
-    return firstShape ? new LifecycleShape(false, false, false, false, false, false) : LifecycleShape.UNMARKED;
+    return new LifecycleShape(firstShape ? FIRST : UNMARKED);
   }
-
-  private static readonly UNMARKED = new LifecycleShape(true, true, true, true, true, false);
 
   has(change: Change): boolean {
     if (this.steady) return true;
