@@ -106,7 +106,7 @@ function firstCreateOf(state: LifecycleState, prepared: Prepared | undefined, fi
   // An image the master chooses comes from activities, in later tasks: too late for the first one.
   if (state.spec.image !== undefined && isMasterChoice(state.spec.image)) return undefined;
   if (!firstTry) return { earlierTry: { postedAt: workflowInfo().runStartTime.getTime() } };
-  if (!prepared || !('scheduledAt' in prepared) || prepared.scheduledAt === undefined) return undefined;
+  if (!prepared || 'failure' in prepared || prepared.scheduledAt === undefined) return undefined;
   return { taskStartedAt: prepared.scheduledAt };
 }
 
@@ -142,7 +142,7 @@ async function readyToHandOver(state: LifecycleState): Promise<ContinuedLifecycl
 }
 
 /** What a run of the watched shape knows before its state exists: the quick steps' image and when they were asked for, or how they failed. */
-type Prepared = { image?: ResolvedImage; scheduledAt?: number } | { failure: unknown };
+type Prepared = { image: ResolvedImage | undefined; scheduledAt: number | undefined } | { failure: unknown };
 
 /**
  * A master in another language builds the input itself: a malformed one fails the lifecycle at
@@ -167,8 +167,8 @@ async function prepare(input: LifecycleInput, shape: LifecycleShape): Promise<Pr
     return { failure };
   }
   refuseProblems(preparation.problems);
-  if (!('session' in preparation)) return {};
-  return { ...(preparation.image ? { image: preparation.image } : {}), ...(preparation.scheduledAt === undefined ? {} : { scheduledAt: preparation.scheduledAt }) };
+  if (!('session' in preparation)) return { image: undefined, scheduledAt: undefined };
+  return { image: preparation.image, scheduledAt: preparation.scheduledAt };
 }
 
 function refuseProblems(problems: string[]): void {
