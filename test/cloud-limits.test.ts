@@ -170,6 +170,21 @@ describe('requests_per_second', () => {
     expect(peakIn(startedAt + 1800, Number.POSITIVE_INFINITY)).toBeLessThanOrEqual(20);
   });
 
+  it('spaces any rate + 1 turns more than a second apart by enough for a request that reaches the cloud 90 ms late', async () => {
+    // The turns only (a clock that stands still): each request's wait is its turn.
+    const turns: number[] = [];
+    const limiter = new RateLimiter(100, () => 0, (waitMs) => turns.push(waitMs));
+    const what = { service: 'compute' as const, operation: 'createServer' };
+    const stop = new AbortController();
+    const taken = Array.from({ length: 301 }, () => limiter.acquire(what, 60_000, stop.signal).catch(() => undefined));
+    stop.abort();
+    await Promise.all(taken);
+    expect(turns).toHaveLength(301);
+    // One request held 90 ms by a busy event loop and the 100 after it on time must not make 101 in one second at the cloud.
+    const spans = turns.slice(100).map((turn, i) => turn - turns[i]!);
+    expect(Math.min(...spans)).toBeGreaterThanOrEqual(1090);
+  });
+
   it('refuses at once, as a retryable rate limit, a request whose turn is further away than it may wait', async () => {
     const limiter = new RateLimiter(2);
     const what = { service: 'compute' as const, operation: 'getServer' };
