@@ -38,11 +38,15 @@ interface Setting {
  *   SDK's heap-based default would be a few dozen under the 256 MiB heap limit we run with (see
  *   docs/benchmark.md). A cache of 200 at 1000 lifecycles measured no better (peak RSS 404 MiB
  *   against 369, worker CPU 33.7 s against 31.8), so the cache holds every lifecycle.
- * - maxConcurrentWorkflowTaskExecutions 100 (SDK: 40), pollers 10 and 10 (the SDK's). A lifecycle's
+ * - maxConcurrentWorkflowTaskExecutions 200 (SDK: 40), pollers 10 and 10 (the SDK's). A lifecycle's
  *   delete runs within the workflow task that decides it (a local activity, 1 to 2 s), which holds
  *   its task slot meanwhile: at 1000 lifecycles with 40 slots the deletes took the slots where the
  *   boots ended, tasks waited past the sticky queue's timeout, and the ACTIVE detection lag p50
- *   was 9735 ms; with 100 slots 436 ms (peak RSS 470 MiB), with 200 448 ms (489 MiB). More pollers
+ *   was 9735 ms; with 100 slots 436 ms (peak RSS 470 MiB), with 200 448 ms (489 MiB). Since the
+ *   first create is tried within the first task too, 100 slots left the lag to chance: p50 530,
+ *   533, 1218 and 769 ms in four runs of 2026-12-05, against 464 and 518 ms with 200 (p95 1102
+ *   and 1277 against 1038 to 2338), the same server CPU a lifecycle (38.6 to 40.8 ms against 38.3
+ *   to 44.6) and 20 to 30 MiB more peak RSS (465 to 471 MiB). More pollers
  *   did not help: 100 task slots with 50 pollers each at 200 lifecycles were not faster (28.6 s
  *   wall against 20.6 to 37.6 s for the defaults on the same machine) and took 60 MiB more RSS.
  * - fleetCensusSeconds 10. A new process takes its share of `cloud_limits` only after the others
@@ -53,7 +57,7 @@ interface Setting {
 export const defaultTuning: WorkerTuning = {
   maxCachedWorkflows: 2000,
   maxConcurrentActivityTaskExecutions: 2000,
-  maxConcurrentWorkflowTaskExecutions: 100,
+  maxConcurrentWorkflowTaskExecutions: 200,
   workflowTaskPollers: 10,
   activityTaskPollers: 10,
   workflowThreads: 1,
